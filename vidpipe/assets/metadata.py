@@ -1,0 +1,66 @@
+"""Metadata every asset returns: path, size, timing, media facts and a thumbnail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+
+from vidpipe.cache import StageResult
+from vidpipe.storage import thumbnail_markdown
+
+
+def _preview_frame(path: Path) -> np.ndarray | None:
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".png", ".jpg", ".jpeg"):
+            from PIL import Image
+
+            with Image.open(path) as im:
+                if im.mode in ("I;16", "I"):
+                    arr = np.asarray(im).astype(np.float32)
+                    return (arr / max(arr.max(), 1.0) * 255).astype(np.uint8)
+                return np.asarray(im.convert("RGB"))
+        if suffix == ".npz":
+            still = path.with_suffix(".png")
+            return _preview_frame(still) if still.is_file() else None
+        if suffix == ".mp4":
+            from vidpipe.media.video import iter_frames
+
+            frames = iter_frames(path)
+            try:
+                return next(frames)
+            finally:
+                frames.close()
+    except Exception:  # a thumbnail is a courtesy; never fail an asset over it
+        return None
+    return None
+
+
+def stage_metadata(result: StageResult, **extra) -> dict:
+    path = result.path
+    meta: dict = {
+        "path": dg.MetadataValue.path(str(path)),
+        "bytes": path.stat().st_size,
+        "stage_seconds": round(result.seconds, 3),
+        "cached": result.cached,
+        "cache_key": result.key,
+    }
+    if result.fell_back:
+        meta["fell_back"] = result.fell_back
+    for k, v in result.info.items():
+        if isinstance(v, (int, float, str, bool)):
+            meta[k] = v
+    if path.suffix == ".mp4":
+        from vidpipe.media.video import probe_video
+
+        info = probe_video(path)
+        meta["frames"] = info.n_frames
+        meta["duration_s"] = round(info.duration_s, 4)
+        meta["resolution"] = f"{info.width}x{info.height}"
+    frame = _preview_frame(path)
+    if frame is not None:
+        meta["preview"] = dg.MetadataValue.md(thumbnail_markdown(frame, caption=path.name))
+    meta.update(extra)
+    return meta

@@ -1,0 +1,172 @@
+"""The `vidpipe` command: create projects, render them through Dagster, check on them.
+
+Errors about inputs are printed as one line naming the file and the problem (exit 2);
+tracebacks are kept for bugs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from vidpipe.errors import InputError, VidpipeError
+from vidpipe.workspace import WORKSPACE_ENV, NewProjectRequest, Workspace, find_workspace
+
+
+def _workspace(args) -> Workspace:
+    root = Path(args.workspace).resolve() if args.workspace else find_workspace()
+    if not (root / "dagster.yaml").is_file():
+        raise VidpipeError(f"{root}: not a vidpipe workspace (no dagster.yaml); run vidpipe from "
+                           f"the folder holding workspace.yaml or pass --workspace")
+    os.environ[WORKSPACE_ENV] = str(root)
+    os.environ.setdefault("DAGSTER_HOME", str(root))
+    return Workspace(root)
+
+
+def _instance():
+    import dagster as dg
+
+    return dg.DagsterInstance.get()
+
+
+def _parse_change(text: str) -> tuple[float, Path | None, Path | None]:
+    """'12.5:scene=street.jpg,garment=coat.png' -> (12.5, scene, garment)."""
+    try:
+        at_text, rest = text.split(":", 1)
+        at = float(at_text)
+        parts = dict(item.split("=", 1) for item in rest.split(","))
+    except ValueError:
+        raise InputError(None, f"--change {text!r}: expected AT:scene=PATH[,garment=PATH]") from None
+    unknown = set(parts) - {"scene", "garment"}
+    if unknown or not parts:
+        raise InputError(None, f"--change {text!r}: only scene= and garment= can change")
+    scene = Path(parts["scene"]) if "scene" in parts else None
+    garment = Path(parts["garment"]) if "garment" in parts else None
+    return at, scene, garment
+
+
+def _output(args):
+    from vidpipe.project import OutputSettings
+
+    try:
+        return OutputSettings(width=args.width, height=args.height, fps=args.fps)
+    except ValueError as exc:
+        raise InputError(None, f"output settings: {str(exc).splitlines()[-1].strip()}") from None
+
+
+def cmd_new(args) -> int:
+    from vidpipe.workspace import create_project
+
+    ws = _workspace(args)
+    req = NewProjectRequest(
+        name=args.name, person=Path(args.person), garment=Path(args.garment),
+        scene=Path(args.scene), audio=Path(args.audio),
+        transcript=Path(args.transcript) if args.transcript else None,
+        changes=[_parse_change(c) for c in args.change or []], output=_output(args),
+        seed=args.seed)
+    project = create_project(ws, req)
+    print(f"created {project.folder}")
+    print(f"render it with: vidpipe render {project.name}")
+    return 0
+
+
+def _render(ws: Workspace, name: str) -> int:
+    from vidpipe.cli_progress import ProgressBar, print_report
+    from vidpipe.render.runner import render_project
+
+    with ProgressBar() as bar:
+        report = render_project(ws, name, _instance(), progress=bar, on_plan=bar.plan)
+    print_report(ws.project(name), report)
+    return 0 if report.ok else 1
+
+
+def cmd_render(args) -> int:
+    return _render(_workspace(args), args.project)
+
+
+def cmd_demo(args) -> int:
+    from vidpipe.demo.inputs import write_demo_project
+
+    ws = _workspace(args)
+    project = write_demo_project(ws, args.name, _output(args))
+    print(f"demo project: {project.folder}")
+    return _render(ws, project.name)
+
+
+def cmd_status(args) -> int:
+    from vidpipe.cli_progress import print_status
+
+    ws = _workspace(args)
+    print_status(ws.project(args.project))
+    return 0
+
+
+def cmd_ui(args) -> int:
+    ws = _workspace(args)
+    env = dict(os.environ)
+    cmd = ["dagster", "dev", "-w", str(ws.root / "workspace.yaml"), "-h", args.host,
+           "-p", str(args.port)]
+    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={env['DAGSTER_HOME']})")
+    os.chdir(ws.root)
+    exe = Path(sys.executable).with_name("dagster")
+    os.execve(str(exe) if exe.exists() else cmd[0], cmd, env)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vidpipe", description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", help="workspace folder (default: $VIDPIPE_WORKSPACE or "
+                                            "the nearest folder holding workspace.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def output_opts(p):
+        p.add_argument("--width", type=int, default=1280)
+        p.add_argument("--height", type=int, default=720)
+        p.add_argument("--fps", type=int, default=25)
+
+    p = sub.add_parser("new", help="create a project from four inputs")
+    p.add_argument("name")
+    p.add_argument("--person", required=True)
+    p.add_argument("--garment", required=True)
+    p.add_argument("--scene", required=True)
+    p.add_argument("--audio", required=True)
+    p.add_argument("--transcript")
+    p.add_argument("--change", action="append", metavar="AT:scene=P[,garment=Q]",
+                   help="from AT seconds on, another scene and/or garment (repeatable)")
+    p.add_argument("--seed", type=int, default=1234)
+    output_opts(p)
+    p.set_defaults(func=cmd_new)
+
+    p = sub.add_parser("render", help="render every segment that is not up to date")
+    p.add_argument("project")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("demo", help="create the built-in demo project and render it")
+    p.add_argument("--name", default="demo")
+    output_opts(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("status", help="print a project's timeline from its memory state")
+    p.add_argument("project")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("ui", help="start the Dagster UI on this workspace")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except VidpipeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The one Definitions object: assets, jobs, sensors, schedule and resources.
+
+Resources and the executor are chosen here from the environment, nowhere else:
+VIDPIPE_WORKSPACE (default: the nearest folder holding workspace.yaml), VIDPIPE_COMFY_URLS
+(comma-separated, for the comfyui backend) and VIDPIPE_EXECUTOR (`in_process`, the default:
+a segment's stages run in sequence anyway and parallelism comes from concurrent runs; or
+`multiprocess`). Instance storage, run concurrency and pools live in dagster.yaml.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from vidpipe.assets.analysis import audio_analysis, memory_state, scene_analysis
+from vidpipe.assets.delivery import final_video
+from vidpipe.assets.segments import SEGMENT_ASSETS
+from vidpipe.jobs import JOBS
+from vidpipe.resources.backends import BackendResource
+from vidpipe.resources.progress import Progress
+from vidpipe.resources.workspace import WorkspaceResource
+from vidpipe.sensors.batch import batch_render_schedule, render_dispatch_sensor
+from vidpipe.sensors.inbox import inbox_sensor
+from vidpipe.workspace import find_workspace
+
+ALL_ASSETS = [audio_analysis, scene_analysis, memory_state, *SEGMENT_ASSETS, final_video]
+
+
+EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
+
+
+def build_defs(workspace_root: str | None = None, backends: BackendResource | None = None,
+               progress: Progress | None = None) -> dg.Definitions:
+    root = workspace_root or str(find_workspace())
+    urls = [u for u in os.environ.get("VIDPIPE_COMFY_URLS", "").split(",") if u.strip()]
+    executor = os.environ.get("VIDPIPE_EXECUTOR", "in_process")
+    if executor not in EXECUTORS:
+        raise ValueError(f"VIDPIPE_EXECUTOR={executor!r}: choose one of {sorted(EXECUTORS)}")
+    return dg.Definitions(
+        assets=ALL_ASSETS,
+        executor=EXECUTORS[executor],
+        jobs=JOBS,
+        sensors=[inbox_sensor, render_dispatch_sensor],
+        schedules=[batch_render_schedule],
+        resources={
+            "workspace": WorkspaceResource(root=root),
+            "backends": backends or BackendResource(comfy_urls=urls),
+            "progress": progress or Progress(),
+        },
+    )
+
+
+defs = build_defs()

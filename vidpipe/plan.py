@@ -1,0 +1,123 @@
+"""What each stage of a project would write, and under which cache key.
+
+Keys chain: a stage's key hashes its inputs' keys, its parameters, its seed and its
+code_version, so the plan tells, without running anything, which outputs are up to date.
+Try-on, matte, depth and composite are keyed by content only (not by segment), so segments
+that share person, garment and scene share those files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from vidpipe.cache import is_current
+from vidpipe.partitions import segment_key
+from vidpipe.project import Project
+from vidpipe.seeds import derive_seed
+from vidpipe.storage import stable_hash
+
+# Bump a stage's version when its output for the same inputs changes.
+CODE_VERSIONS: dict[str, str] = {
+    "audio_analysis": "1",
+    "scene_analysis": "1",
+    "memory_state": "1",
+    "tryon_image": "1",
+    "person_matte": "1",
+    "depth_map": "1",
+    "composite": "1",
+    "motion_clip": "1",
+    "lipsync_clip": "1",
+    "upscaled_clip": "1",
+    "final_video": "1",
+}
+
+SEGMENT_STAGES = ["tryon_image", "person_matte", "depth_map", "composite", "motion_clip",
+                  "lipsync_clip", "upscaled_clip"]
+
+
+def _key(stage: str, *parts: object) -> str:
+    return stable_hash(stage, CODE_VERSIONS[stage], *parts)
+
+
+def audio_key(project: Project) -> str:
+    spec = project.spec
+    return _key("audio_analysis", spec.inputs.audio, spec.segmentation.model_dump(),
+                spec.output.fps, spec.change_times)
+
+
+def scene_key(scene_rel: str) -> str:
+    return _key("scene_analysis", scene_rel)
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    stage: str
+    key: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class SegmentPlan:
+    project: str
+    segment: str
+    index: int
+    start_sample: int
+    end_sample: int
+    first_frame: int
+    n_frames: int
+    scene: str
+    garment: str
+    stages: dict[str, StagePlan]
+
+    def __getitem__(self, stage: str) -> StagePlan:
+        return self.stages[stage]
+
+    def up_to_date(self) -> bool:
+        return all(is_current(p.path, p.key) for p in self.stages.values())
+
+
+def segment_plan(project: Project, analysis, index: int) -> SegmentPlan:
+    """`analysis` is the project's AudioAnalysis (vidpipe.media.audio)."""
+    spec = project.spec
+    span = analysis.segments[index]
+    seg = segment_key(index)
+    scene, garment = spec.look_at(span.start_s)
+    tryon_seed = derive_seed(spec.seed, "tryon_image")
+    akey = audio_key(project)
+    work = spec.output.working_size
+
+    k: dict[str, str] = {}
+    k["tryon_image"] = _key("tryon_image", spec.inputs.person, garment, tryon_seed, spec.backend)
+    k["person_matte"] = _key("person_matte", k["tryon_image"])
+    k["depth_map"] = _key("depth_map", scene, spec.backend)
+    k["composite"] = _key("composite", k["person_matte"], k["depth_map"], scene_key(scene), work,
+                          derive_seed(spec.seed, "composite"))
+    k["motion_clip"] = _key("motion_clip", k["composite"], akey, span.start_sample,
+                            span.end_sample, spec.output.fps, derive_seed(spec.seed, seg, "motion"))
+    k["lipsync_clip"] = _key("lipsync_clip", k["motion_clip"], spec.inputs.transcript)
+    k["upscaled_clip"] = _key("upscaled_clip", k["lipsync_clip"], spec.output.size)
+
+    def path(stage: str, name: str, ext: str) -> Path:
+        return project.render_path(stage, name, ext)
+
+    stages = {
+        "tryon_image": StagePlan("tryon_image", k["tryon_image"],
+                                 path("tryon_image", k["tryon_image"], ".png")),
+        "person_matte": StagePlan("person_matte", k["person_matte"],
+                                  path("person_matte", k["person_matte"], ".png")),
+        "depth_map": StagePlan("depth_map", k["depth_map"], path("depth_map", k["depth_map"], ".png")),
+        "composite": StagePlan("composite", k["composite"], path("composite", k["composite"], ".npz")),
+        "motion_clip": StagePlan("motion_clip", k["motion_clip"], path("motion_clip", seg, ".mp4")),
+        "lipsync_clip": StagePlan("lipsync_clip", k["lipsync_clip"], path("lipsync_clip", seg, ".mp4")),
+        "upscaled_clip": StagePlan("upscaled_clip", k["upscaled_clip"],
+                                   path("upscaled_clip", seg, ".mp4")),
+    }
+    return SegmentPlan(project=project.name, segment=seg, index=index,
+                       start_sample=span.start_sample, end_sample=span.end_sample,
+                       first_frame=span.first_frame, n_frames=span.n_frames,
+                       scene=scene, garment=garment, stages=stages)
+
+
+def final_key(project: Project, plans: list[SegmentPlan]) -> str:
+    return _key("final_video", audio_key(project), [p["upscaled_clip"].key for p in plans])

@@ -1,0 +1,91 @@
+"""Files on disk: atomic writes, content hashes and small previews for metadata.
+
+Every output is written to a temporary name in its final folder and renamed into place, so
+a crash never leaves half a file under the real name.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def stable_hash(*parts: object) -> str:
+    """Hash of JSON-serialisable parts; used for cache keys of stage outputs."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:20]
+
+
+@contextlib.contextmanager
+def atomic_path(final: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `final`; rename it into place only on success."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}",
+                               dir=final.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_bytes_atomic(final: Path, data: bytes) -> None:
+    with atomic_path(final) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(final: Path, text: str) -> None:
+    write_bytes_atomic(final, text.encode("utf-8"))
+
+
+def write_image_atomic(final: Path, image: np.ndarray) -> None:
+    """PNG/JPEG by suffix; uint8 RGB, RGBA or grey, or uint16 grey."""
+    from PIL import Image
+
+    fmt = "PNG" if final.suffix.lower() == ".png" else "JPEG"
+    with atomic_path(final) as tmp:
+        Image.fromarray(image).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+
+
+def read_image(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGBA" if im.mode in ("RGBA", "LA", "P") else im.mode))
+
+
+def thumbnail_png(image: np.ndarray, max_side: int = 128) -> bytes:
+    from PIL import Image
+
+    im = Image.fromarray(image)
+    im.thumbnail((max_side, max_side))
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def thumbnail_markdown(image: np.ndarray, caption: str = "preview", max_side: int = 128) -> str:
+    """Markdown with an inline PNG that the Dagster UI renders in its metadata dialog."""
+    b64 = base64.b64encode(thumbnail_png(image, max_side)).decode()
+    return f"![{caption}](data:image/png;base64,{b64})"
