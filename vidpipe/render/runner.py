@@ -42,8 +42,12 @@ class RenderReport:
 
 def _run(defs: dg.Definitions, job: str, partition_key, instance: dg.DagsterInstance,
          tags: dict[str, str]) -> dg.ExecuteInProcessResult:
+    # Dagster's console logger prints every event at DEBUG; the CLI shows its own progress,
+    # and the full event log is in the instance for the UI.
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     return defs.resolve_job_def(job).execute_in_process(
-        partition_key=partition_key, instance=instance, raise_on_error=False, tags=tags)
+        partition_key=partition_key, instance=instance, raise_on_error=False, tags=tags,
+        run_config=quiet)
 
 
 def _failure_reason(result: dg.ExecuteInProcessResult) -> str:

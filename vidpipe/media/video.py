@@ -1,0 +1,498 @@
+"""Video I/O through the ffmpeg binary bundled with imageio-ffmpeg.
+
+Everything streams through pipes: frames are written to / read from ffmpeg one at a time,
+so memory stays constant whatever the clip length. There is no ffprobe in this environment;
+`probe_video` parses `ffmpeg -i` and counts frames exactly with a stream-copy pass.
+
+Outputs are written to a hidden temporary file next to the target and renamed into place
+only when ffmpeg succeeded, so a failed or interrupted write never leaves a (partial) file.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import subprocess
+import tempfile
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import cv2
+import numpy as np
+from pydantic import BaseModel
+
+from vidpipe.errors import StageError
+from vidpipe.timing import total_frames
+
+_TAIL_CHARS = 2000
+
+
+class FFmpegError(StageError):
+    """ffmpeg exited with an error; the message carries the tail of its stderr."""
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _tail(text: bytes | str, n: int = _TAIL_CHARS) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    text = text.strip()
+    return text[-n:]
+
+
+def _tmp_sibling(path: Path) -> Path:
+    """A hidden, unique temp path next to `path` (same filesystem, so rename is atomic)."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix or '.mp4'}",
+                                dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def _run(cmd: list[str], what: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+    if proc.returncode != 0:
+        raise FFmpegError(f"ffmpeg failed ({what}, exit {proc.returncode}): {_tail(proc.stderr)}")
+    return proc
+
+
+class _StderrTail:
+    """Drains a pipe in a thread, keeping only the last few KB (no deadlock, bounded memory)."""
+
+    def __init__(self, pipe) -> None:
+        self._buf: collections.deque[bytes] = collections.deque(maxlen=64)
+        self._thread = threading.Thread(target=self._drain, args=(pipe,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, pipe) -> None:
+        for line in iter(pipe.readline, b""):
+            self._buf.append(line)
+        pipe.close()
+
+    def text(self) -> str:
+        self._thread.join(timeout=5)
+        return _tail(b"".join(self._buf))
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+class ClipWriter:
+    """Streams RGB uint8 frames into ffmpeg -> H.264 yuv420p MP4 (+faststart).
+
+    with ClipWriter(path, (w, h), fps) as w:
+        for frame in frames:
+            w.write(frame)
+
+    Odd sizes are padded to even (yuv420p needs it) by repeating the last row/column, so
+    the file's size is `even_size`. `vf` is an optional ffmpeg filter chain applied before
+    encoding (e.g. scaling); then the output size is whatever the chain produces.
+    `extra_args` are further ffmpeg output options (e.g. ["-x264-params", "..."]).
+    On any exception inside the block, or if ffmpeg fails, no file is left at `path`.
+    """
+
+    def __init__(self, path: str | Path, size: tuple[int, int], fps: float, *, crf: int = 12,
+                 preset: str = "veryfast", vf: str | None = None,
+                 extra_args: Sequence[str] = ()) -> None:
+        self.path = Path(path)
+        self.size = (int(size[0]), int(size[1]))
+        if self.size[0] <= 0 or self.size[1] <= 0:
+            raise ValueError(f"invalid frame size {size}")
+        self.even_size = (self.size[0] + self.size[0] % 2, self.size[1] + self.size[1] % 2)
+        self.fps = fps
+        self.crf = crf
+        self.preset = preset
+        self.vf = vf
+        self.extra_args = list(extra_args)
+        self.frames_written = 0
+        self._proc: subprocess.Popen | None = None
+        self._tmp: Path | None = None
+        self._stderr: _StderrTail | None = None
+
+    # context manager -------------------------------------------------------------------
+    def __enter__(self) -> "ClipWriter":
+        self.open()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+        else:
+            self.close()
+
+    # ------------------------------------------------------------------------------------
+    def open(self) -> None:
+        if self._proc is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = _tmp_sibling(self.path)
+        w, h = self.even_size
+        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{self.fps}",
+               "-i", "pipe:0"]
+        if self.vf:
+            cmd += ["-vf", self.vf]
+        cmd += ["-an", "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
+                *self.extra_args,
+                "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", str(self._tmp)]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE)
+        self._stderr = _StderrTail(self._proc.stderr)
+
+    def write(self, frame: np.ndarray) -> None:
+        if self._proc is None:
+            raise RuntimeError("ClipWriter is not open")
+        w, h = self.size
+        if frame.dtype != np.uint8 or frame.shape != (h, w, 3):
+            raise ValueError(f"expected a {h}x{w}x3 uint8 RGB frame, got {frame.shape} "
+                             f"{frame.dtype}")
+        if self.even_size != self.size:
+            frame = np.pad(frame, ((0, self.even_size[1] - h), (0, self.even_size[0] - w),
+                                   (0, 0)), mode="edge")
+        try:
+            self._proc.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
+        except (BrokenPipeError, OSError):
+            self._proc.wait()
+            msg = self._stderr.text() if self._stderr else ""
+            self._cleanup()
+            raise FFmpegError(f"ffmpeg stopped while writing {self.path} "
+                              f"(frame {self.frames_written}): {msg}") from None
+        self.frames_written += 1
+
+    def close(self) -> Path:
+        """Finish encoding and move the file into place. Returns the path."""
+        if self._proc is None:
+            raise RuntimeError("ClipWriter is not open")
+        proc = self._proc
+        try:
+            proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        rc = proc.wait()
+        msg = self._stderr.text() if self._stderr else ""
+        if rc != 0 or self.frames_written == 0:
+            self._cleanup()
+            why = msg if rc != 0 else "no frames were written"
+            raise FFmpegError(f"ffmpeg failed writing {self.path} (exit {rc}): {why}")
+        os.replace(self._tmp, self.path)
+        self._proc = None
+        self._tmp = None
+        return self.path
+
+    def abort(self) -> None:
+        """Kill ffmpeg and remove the partial output."""
+        if self._proc is not None:
+            try:
+                self._proc.kill()
+            except OSError:
+                pass
+            try:
+                self._proc.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass
+            self._proc.wait()
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+        self._tmp = None
+        self._proc = None
+
+
+# --------------------------------------------------------------------------------------------
+# Probing
+
+
+class VideoInfo(BaseModel):
+    width: int
+    height: int
+    fps: float
+    n_frames: int  # exact: counted with a stream-copy pass
+    duration_s: float  # n_frames / fps
+    container_duration_s: float | None = None  # the "Duration:" of the container
+    video_codec: str
+    pix_fmt: str
+    audio_codec: str | None = None
+    audio_sample_rate: int | None = None
+    audio_duration_s: float | None = None  # exact: decoded samples / sample rate
+
+
+def _split_top(s: str) -> list[str]:
+    """Split on commas that are not inside parentheses/brackets."""
+    out, depth, cur = [], 0, []
+    for ch in s:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur).strip())
+    return out
+
+
+def _ffmpeg_info(path: Path) -> str:
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE)
+    return proc.stderr.decode("utf-8", "replace")
+
+
+def _count_packets(path: Path, stream: str) -> int:
+    proc = _run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", stream,
+                 "-c", "copy", "-f", "null", "-", "-nostats", "-progress", "pipe:1"],
+                f"counting frames of {path}")
+    frames = re.findall(rb"^frame=(\d+)", proc.stdout, re.M)
+    if not frames:
+        raise FFmpegError(f"could not count frames of {path}: {_tail(proc.stderr)}")
+    return int(frames[-1])
+
+
+def _count_audio_samples(path: Path, sample_rate: int) -> int:
+    cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path),
+           "-map", "0:a:0", "-ac", "1", "-ar", str(sample_rate), "-f", "s16le", "pipe:1"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    err = _StderrTail(proc.stderr)
+    n = 0
+    while True:
+        chunk = proc.stdout.read(1 << 20)
+        if not chunk:
+            break
+        n += len(chunk)
+    if proc.wait() != 0:
+        raise FFmpegError(f"ffmpeg could not decode the audio of {path}: {err.text()}")
+    return n // 2
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    text = _ffmpeg_info(path)
+    vline = re.search(r"Stream #\d+:\d+\S*: Video: (.*)", text)
+    if vline is None:
+        raise FFmpegError(f"no video stream in {path}: {_tail(text, 600)}")
+    fields = _split_top(vline.group(1))
+    codec = fields[0].split()[0]
+    pix_fmt = fields[1].split("(")[0].strip() if len(fields) > 1 else "unknown"
+    width = height = None
+    fps = None
+    tbr = None
+    for f in fields:
+        m = re.match(r"^(\d+)x(\d+)", f)
+        if m and width is None:
+            width, height = int(m.group(1)), int(m.group(2))
+        m = re.match(r"^([\d.]+)(k?) fps$", f)
+        if m:
+            fps = float(m.group(1)) * (1000 if m.group(2) else 1)
+        m = re.match(r"^([\d.]+)(k?) tbr$", f)
+        if m:
+            tbr = float(m.group(1)) * (1000 if m.group(2) else 1)
+    fps = fps or tbr
+    if width is None or not fps:
+        raise FFmpegError(f"could not parse the video stream of {path}: {vline.group(0)}")
+    dur = re.search(r"Duration: (\d+):(\d+):([\d.]+)", text)
+    container = (int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3))
+                 if dur else None)
+    n_frames = _count_packets(path, "0:v:0")
+
+    audio_codec = sample_rate = audio_dur = None
+    aline = re.search(r"Stream #\d+:\d+\S*: Audio: (.*)", text)
+    if aline:
+        afields = _split_top(aline.group(1))
+        audio_codec = afields[0].split()[0]
+        for f in afields:
+            m = re.match(r"^(\d+) Hz$", f)
+            if m:
+                sample_rate = int(m.group(1))
+        if sample_rate:
+            audio_dur = _count_audio_samples(path, sample_rate) / sample_rate
+    return VideoInfo(width=width, height=height, fps=fps, n_frames=n_frames,
+                     duration_s=n_frames / fps, container_duration_s=container,
+                     video_codec=codec, pix_fmt=pix_fmt, audio_codec=audio_codec,
+                     audio_sample_rate=sample_rate, audio_duration_s=audio_dur)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+def _video_size(path: Path) -> tuple[int, int]:
+    text = _ffmpeg_info(path)
+    vline = re.search(r"Stream #\d+:\d+\S*: Video: (.*)", text)
+    if vline is None:
+        raise FFmpegError(f"no video stream in {path}: {_tail(text, 600)}")
+    for f in _split_top(vline.group(1)):
+        m = re.match(r"^(\d+)x(\d+)", f)
+        if m:
+            return int(m.group(1)), int(m.group(2))
+    raise FFmpegError(f"could not parse the size of {path}: {vline.group(0)}")
+
+
+def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
+    """Yield every frame of the first video stream as H x W x 3 RGB uint8 (streaming).
+
+    Frames are passed through as decoded (no frame-rate conversion), so the count equals
+    `probe_video(path).n_frames`. Closing the generator early stops ffmpeg.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    w, h = _video_size(path)
+    cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path),
+           "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24",
+           "pipe:1"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    err = _StderrTail(proc.stderr)
+    nbytes = w * h * 3
+    finished = False
+    try:
+        while True:
+            buf = proc.stdout.read(nbytes)
+            if not buf:
+                break
+            if len(buf) != nbytes:
+                raise FFmpegError(f"truncated frame while reading {path}")
+            yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+        finished = True
+    finally:
+        if not finished and proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+        rc = proc.wait()
+    if rc != 0:
+        raise FFmpegError(f"ffmpeg failed reading {path} (exit {rc}): {err.text()}")
+
+
+# --------------------------------------------------------------------------------------------
+# Final assembly
+
+
+def _concat_list_line(p: Path) -> str:
+    s = str(p.resolve()).replace("'", "'\\''")
+    return f"file '{s}'\n"
+
+
+def concat_with_audio(clips: Sequence[str | Path], audio_wav: str | Path, out: str | Path, *,
+                      fps: int, crf: int = 18, preset: str = "fast") -> VideoInfo:
+    """Join `clips` (in order, every frame kept) and mux `audio_wav` as AAC 192k.
+
+    The video is the exact concatenation of all frames of all clips, re-timed to `fps`;
+    when it is shorter than the audio the last frame is repeated so the video lasts
+    `timing.total_frames(audio samples)` frames (duration within half a frame of the audio).
+    A video more than one frame longer than the audio is an upstream error (StageError);
+    nothing is ever trimmed. The result is verified (frame count, codecs, duration) and
+    returned as `VideoInfo`.
+    """
+    import soundfile as sf
+
+    clips = [Path(c) for c in clips]
+    audio_wav = Path(audio_wav)
+    out = Path(out)
+    if not clips:
+        raise ValueError("concat_with_audio needs at least one clip")
+    infos = [probe_video(c) for c in clips]
+    sizes = {(i.width, i.height) for i in infos}
+    if len(sizes) != 1:
+        raise StageError(f"clips have different sizes {sorted(sizes)}; cannot join them")
+    n_sum = sum(i.n_frames for i in infos)
+
+    ainfo = sf.info(str(audio_wav))
+    n_target = total_frames(int(ainfo.frames), int(ainfo.samplerate), fps)
+    audio_s = ainfo.frames / ainfo.samplerate
+    pad = max(0, n_target - n_sum)
+    if (n_sum + pad) / fps - audio_s > 1.0 / fps + 1e-9:
+        raise StageError(f"the clips hold {n_sum} frames ({n_sum / fps:.3f} s at {fps} fps) but "
+                         f"the audio lasts {audio_s:.3f} s ({n_target} frames)")
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_sibling(out)
+    fd, list_name = tempfile.mkstemp(prefix=".concat.", suffix=".txt", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write("ffconcat version 1.0\n")
+            for c in clips:
+                fh.write(_concat_list_line(c))
+        vf = f"setpts=N/({fps}*TB)"
+        if pad:
+            vf += f",tpad=stop_mode=clone:stop={pad}"
+        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+               "-f", "concat", "-safe", "0", "-i", list_name, "-i", str(audio_wav),
+               "-map", "0:v:0", "-map", "1:a:0", "-vf", vf, "-r", str(fps),
+               "-fps_mode", "cfr", "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
+               "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "192k",
+               "-movflags", "+faststart", "-f", "mp4", str(tmp)]
+        _run(cmd, f"joining {len(clips)} clips into {out}")
+        info = probe_video(tmp)
+        if info.n_frames != n_sum + pad:
+            raise StageError(f"joined video has {info.n_frames} frames, expected "
+                             f"{n_sum} (+{pad} padding)")
+        if info.audio_codec != "aac" or info.video_codec != "h264":
+            raise StageError(f"joined video has streams {info.video_codec}/{info.audio_codec}")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(list_name).unlink(missing_ok=True)
+    return info
+
+
+# --------------------------------------------------------------------------------------------
+# Previews
+
+
+def thumbnail_png(frame: np.ndarray, max_side: int = 128) -> bytes:
+    """PNG bytes of an RGB (or gray) frame, downscaled so its longer side <= max_side."""
+    img = np.asarray(frame)
+    if img.dtype != np.uint8:
+        img = np.clip(img, 0, 255).astype(np.uint8)
+    h, w = img.shape[:2]
+    k = min(1.0, max_side / max(h, w))
+    if k < 1.0:
+        img = cv2.resize(img, (max(1, round(w * k)), max(1, round(h * k))),
+                         interpolation=cv2.INTER_AREA)
+    if img.ndim == 3 and img.shape[2] == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    elif img.ndim == 3 and img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_RGBA2BGRA)
+    ok, buf = cv2.imencode(".png", img)
+    if not ok:
+        raise ValueError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def contact_sheet(frames: Iterable[np.ndarray], cols: int, *, gap: int = 2,
+                  fill: int = 0) -> np.ndarray:
+    """Tile RGB frames into a grid (row-major); every tile gets the first frame's size."""
+    frames = [np.asarray(f) for f in frames]
+    if not frames:
+        raise ValueError("contact_sheet needs at least one frame")
+    cols = max(1, min(int(cols), len(frames)))
+    rows = -(-len(frames) // cols)
+    h, w = frames[0].shape[:2]
+    sheet = np.full((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, 3), fill,
+                    np.uint8)
+    for k, f in enumerate(frames):
+        if f.ndim == 2:
+            f = np.repeat(f[..., None], 3, axis=2)
+        f = f[..., :3]
+        if f.shape[:2] != (h, w):
+            f = cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)
+        r, c = divmod(k, cols)
+        y, x = r * (h + gap), c * (w + gap)
+        sheet[y:y + h, x:x + w] = f
+    return sheet

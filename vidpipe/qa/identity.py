@@ -1,0 +1,108 @@
+"""Face identity: dlib's 128-d ResNet descriptor (face-recognition-models 0.3.0).
+
+Euclidean distance between descriptors: ~0.2 for the same photo flipped, rescaled and
+re-compressed; 0.6 and above for different people (reference/offline-models.md section 7).
+HOG runs on a frame downscaled to at most `DETECT_SIDE`, upsampled once when the face is
+small; when a face-mesh box is already known, HOG runs on a crop around it instead.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+DETECT_SIDE = 640
+CROP_FACE_PX = 160  # the face is resampled to about this size before HOG on a crop
+_LOCK = threading.Lock()
+
+
+@dataclass
+class _Models:
+    detector: object
+    predictor: object
+    encoder: object
+
+
+@lru_cache(maxsize=1)
+def _models() -> _Models:
+    import dlib
+    import face_recognition_models as frm
+
+    return _Models(detector=dlib.get_frontal_face_detector(),
+                   predictor=dlib.shape_predictor(frm.pose_predictor_model_location()),
+                   encoder=dlib.face_recognition_model_v1(frm.face_recognition_model_location()))
+
+
+def _largest(rects):
+    return max(rects, key=lambda r: r.area()) if len(rects) else None
+
+
+def _detect(image: np.ndarray):
+    m = _models()
+    rect = _largest(m.detector(image, 0))
+    if rect is None:
+        rect = _largest(m.detector(image, 1))
+    return rect
+
+
+def _encode(image: np.ndarray, rect) -> np.ndarray:
+    m = _models()
+    shape = m.predictor(image, rect)
+    return np.asarray(m.encoder.compute_face_descriptor(image, shape), np.float32)
+
+
+def face_descriptor(image: np.ndarray, mesh_box: tuple[float, float, float, float] | None = None
+                    ) -> np.ndarray | None:
+    """128-d descriptor of the largest face in an RGB image, or None when HOG finds none.
+
+    `mesh_box` (x0, y0, x1, y1), when known, restricts the search to a crop around it,
+    resampled so the face is ~`CROP_FACE_PX` wide (fast, and finds small faces).
+    """
+    import dlib
+
+    rgb = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
+    with _LOCK:
+        if mesh_box is not None:
+            x0, y0, x1, y1 = mesh_box
+            size = max(x1 - x0, y1 - y0, 8.0)
+            side = int(round(2.0 * size))
+            cx0, cy0 = int(round((x0 + x1 - side) / 2)), int(round((y0 + y1 - side) / 2))
+            h, w = rgb.shape[:2]
+            sub = rgb[max(0, cy0):min(h, cy0 + side), max(0, cx0):min(w, cx0 + side)]
+            if sub.size:
+                k = CROP_FACE_PX / size
+                interp = cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC
+                crop = np.ascontiguousarray(cv2.resize(sub, None, fx=k, fy=k, interpolation=interp))
+                rect = _detect(crop)
+                if rect is None:  # HOG missed: use the mesh box (landmarks re-align it)
+                    mx0, my0 = (x0 - max(0, cx0)) * k, (y0 - max(0, cy0)) * k
+                    mx1, my1 = (x1 - max(0, cx0)) * k, (y1 - max(0, cy0)) * k
+                    rect = dlib.rectangle(int(mx0), int(my0 + 0.15 * (my1 - my0)), int(mx1),
+                                          int(my1))
+                return _encode(crop, rect)
+        h, w = rgb.shape[:2]
+        k = min(1.0, DETECT_SIDE / max(h, w))
+        small = rgb if k == 1.0 else np.ascontiguousarray(
+            cv2.resize(rgb, None, fx=k, fy=k, interpolation=cv2.INTER_AREA))
+        rect = _detect(small)
+        if rect is None:
+            return None
+        return _encode(small, rect)
+
+
+def distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(np.asarray(a, np.float32) - np.asarray(b, np.float32)))
+
+
+def trend(values: list[float | None]) -> float | None:
+    """Least-squares slope of `values` against their index (None entries skipped)."""
+    pts = [(i, v) for i, v in enumerate(values) if v is not None]
+    if len(pts) < 2:
+        return None
+    x = np.array([p[0] for p in pts], np.float64)
+    y = np.array([p[1] for p in pts], np.float64)
+    return float(np.polyfit(x, y, 1)[0])

@@ -1,0 +1,365 @@
+"""Mouth opening from speech features, on any clip (it only needs frames).
+
+Per frame the face is tracked with mediapipe's face mesh in video mode (on a fixed,
+upscaled crop around the face, so small faces in wide frames are found); then the mouth is
+opened by `features.mouth_open[i]`:
+
+* a local warp moves the lower lip and the chin down along the face's vertical axis
+  (jaw-like: most at the centre, fading towards the mouth corners and jaw sides, and back to
+  zero below the chin); the upper lip lifts a little;
+* the revealed gap between the inner lip contours is painted as a mouth cavity (dark red,
+  deepest in the middle, a hint of upper teeth when wide open, a tongue at the bottom);
+* the lips keep their own pixels (they are moved, not repainted).
+
+Frames with mouth_open ~ 0 are written untouched; frames where no face is found pass
+through unchanged and are counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vidpipe.media.features import FrameFeatures
+from vidpipe.media.video import ClipWriter, iter_frames, probe_video
+from vidpipe.render.embedded import landmarks as lm
+
+log = logging.getLogger(__name__)
+
+OPEN_FRAC = 0.32  # inner-lip gap at mouth_open = 1, as a fraction of the mouth width
+CLOSED_EPS = 0.02  # below this mouth_open the frame is left untouched
+UPPER_INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308]
+LOWER_INNER = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308]
+CROP_PX = 256  # the face crop is resampled to this size for the tracker
+
+
+@dataclass
+class LipsyncResult:
+    path: Path
+    n_frames: int
+    n_no_face: int  # frames where no face was found (passed through unchanged)
+    n_opened: int  # frames whose mouth was modified
+    fps: float
+    render_s: float = 0.0
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def fps_rendered(self) -> float:
+        return self.n_frames / self.render_s if self.render_s > 0 else 0.0
+
+
+def _smoothstep(x):
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+# --------------------------------------------------------------------------------------------
+# Face tracking on a stable crop
+
+
+class _CroppedTracker:
+    """FaceTracker on a fixed square crop around the face, re-centred only when needed."""
+
+    def __init__(self) -> None:
+        self.tracker = lm.FaceTracker()
+        self.box: tuple[int, int, int] | None = None  # x0, y0, side
+        self._next_detect = 0
+
+    def close(self) -> None:
+        self.tracker.close()
+
+    def _set_crop(self, cx: float, cy: float, side: float, w: int, h: int) -> None:
+        side = int(min(max(side, 48), max(w, h)))
+        x0 = int(round(cx - side / 2))
+        y0 = int(round(cy - side / 2))
+        self.box = (x0, y0, side)
+
+    def _find(self, frame: np.ndarray) -> bool:
+        h, w = frame.shape[:2]
+        boxes = lm.detect_faces(frame)
+        if boxes:
+            x0, y0, x1, y1, _ = boxes[0]
+            self._set_crop((x0 + x1) / 2, (y0 + y1) / 2 + 0.05 * (y1 - y0),
+                           2.2 * max(x1 - x0, y1 - y0), w, h)
+            return True
+        mesh = lm.detect_face_mesh(frame)
+        if mesh is not None:
+            x0, y0, x1, y1 = mesh.box
+            self._set_crop((x0 + x1) / 2, (y0 + y1) / 2, 2.0 * max(x1 - x0, y1 - y0), w, h)
+            return True
+        return False
+
+    def _crop(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
+        x0, y0, side = self.box
+        h, w = frame.shape[:2]
+        # Pad with edge pixels where the crop leaves the frame.
+        px0, py0 = max(0, -x0), max(0, -y0)
+        px1, py1 = max(0, x0 + side - w), max(0, y0 + side - h)
+        sub = frame[max(0, y0):min(h, y0 + side), max(0, x0):min(w, x0 + side)]
+        if px0 or py0 or px1 or py1:
+            sub = cv2.copyMakeBorder(sub, py0, py1, px0, px1, cv2.BORDER_REPLICATE)
+        k = CROP_PX / side
+        interp = cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC
+        return cv2.resize(sub, (CROP_PX, CROP_PX), interpolation=interp), k
+
+    def process(self, frame: np.ndarray, index: int) -> np.ndarray | None:
+        if self.box is None:
+            if index < self._next_detect or not self._find(frame):
+                self._next_detect = max(self._next_detect, index + 5)
+                return None
+        crop, k = self._crop(frame)
+        found = self.tracker.process(crop)
+        if found is None:
+            return None
+        x0, y0, side = self.box
+        pts = found.points / k + np.array([x0, y0], np.float32)
+        # Re-centre if the face drifted towards the crop's edge.
+        c = pts.mean(axis=0)
+        fx0, fy0 = pts.min(axis=0)
+        fx1, fy1 = pts.max(axis=0)
+        fsize = max(fx1 - fx0, fy1 - fy0)
+        if (abs(c[0] - (x0 + side / 2)) > 0.15 * side or abs(c[1] - (y0 + side / 2)) > 0.15 * side
+                or not 0.3 < fsize / side < 0.75):
+            h, w = frame.shape[:2]
+            self._set_crop(c[0], c[1], 2.0 * fsize, w, h)
+        return pts
+
+
+# --------------------------------------------------------------------------------------------
+# Mouth geometry and rendering
+
+
+@dataclass
+class MouthFrame:
+    """The mouth in a face-aligned frame: u along the mouth corners, v down the face."""
+
+    origin: np.ndarray  # (2,) between the inner lips
+    ex: np.ndarray
+    ey: np.ndarray
+    width: float  # outer corner distance
+    upper_u: np.ndarray  # inner contours sampled as (u, v), sorted by u
+    upper_v: np.ndarray
+    lower_u: np.ndarray
+    lower_v: np.ndarray
+    chin_v: float
+    u_c: float  # centre and half width of the inner mouth along u
+    half: float
+
+    @classmethod
+    def from_points(cls, pts: np.ndarray) -> "MouthFrame":
+        ml, mr = pts[lm.MOUTH_LEFT], pts[lm.MOUTH_RIGHT]
+        ex = mr - ml
+        width = float(np.linalg.norm(ex))
+        ex = ex / max(width, 1e-6)
+        ey = np.array([-ex[1], ex[0]], np.float32)
+        origin = 0.5 * (pts[lm.LIP_UPPER_INNER] + pts[lm.LIP_LOWER_INNER])
+        if float(np.dot(pts[lm.CHIN] - origin, ey)) < 0:
+            ey = -ey
+
+        def uv(idx):
+            d = pts[idx] - origin
+            u, v = d @ ex, d @ ey
+            o = np.argsort(u)
+            return u[o].astype(np.float32), v[o].astype(np.float32)
+
+        uu, uv_ = uv(UPPER_INNER)
+        lu, lv = uv(LOWER_INNER)
+        lv = np.maximum(lv, np.interp(lu, uu, uv_))
+        ucorner = np.array([uu[0], uu[-1]])
+        return cls(origin=origin.astype(np.float32), ex=ex.astype(np.float32), ey=ey,
+                   width=width, upper_u=uu, upper_v=uv_, lower_u=lu, lower_v=lv,
+                   chin_v=float(np.dot(pts[lm.CHIN] - origin, ey)),
+                   u_c=float(ucorner.mean()), half=float(max(1.0, 0.5 * np.ptp(ucorner))))
+
+    @property
+    def gap(self) -> float:
+        """Current opening between the inner lips at the centre."""
+        return float(np.interp(self.u_c, self.lower_u, self.lower_v)
+                     - np.interp(self.u_c, self.upper_u, self.upper_v))
+
+
+def _lip_colour(frame: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    h, w = frame.shape[:2]
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(mask, [np.round(pts[lm.OUTER_LIPS]).astype(np.int32)], 1)
+    cv2.fillPoly(mask, [np.round(pts[lm.INNER_LIPS]).astype(np.int32)], 0)
+    sel = frame[mask > 0]
+    if sel.shape[0] < 3:
+        return np.array([150, 80, 80], np.float32)
+    return np.median(sel, axis=0).astype(np.float32)
+
+
+def open_mouth(frame: np.ndarray, pts: np.ndarray, amount: float,
+               lip_rgb: np.ndarray | None = None) -> np.ndarray:
+    """Return a copy of `frame` with the mouth opened by `amount` in [0, 1].
+
+    The opening adds to whatever gap the lips already have (a smiling photo with visible
+    teeth still opens further); what was already inside the mouth moves with the upper and
+    lower lip (upper teeth stay with the upper lip) and only the newly revealed band in
+    between is painted as the cavity.
+    """
+    amount = float(np.clip(amount, 0.0, 1.0))
+    if amount < CLOSED_EPS:
+        return frame
+    m = MouthFrame.from_points(pts)
+    if m.width < 4:
+        return frame
+    h, w = frame.shape[:2]
+    full = OPEN_FRAC * m.width
+    gap0 = max(0.0, m.gap)
+    d = amount * max(full - gap0, 0.4 * full)  # extra opening at the centre
+    if d < 0.3:
+        return frame
+    chin_v = max(m.chin_v, 0.8 * m.width)
+    # ROI in frame coordinates.
+    us = np.array([-1.7, 1.7]) * m.width
+    vs = np.array([-0.8 * m.width, 1.9 * chin_v + d])
+    corners = np.array([m.origin + u * m.ex + v * m.ey for u in us for v in vs])
+    x0, y0 = np.floor(corners.min(axis=0)).astype(int) - 2
+    x1, y1 = np.ceil(corners.max(axis=0)).astype(int) + 3
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return frame
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    dx, dy = xx - m.origin[0], yy - m.origin[1]
+    u = dx * m.ex[0] + dy * m.ex[1]
+    v = dx * m.ey[0] + dy * m.ey[1]
+
+    xn = (u - m.u_c) / m.half
+    fx_lip = np.clip(1.0 - xn * xn, 0.0, 1.0) ** 0.8
+    a = d * fx_lip  # lower-lip drop per column
+    jaw = 1.1 * d * np.exp(-0.5 * (u / (0.6 * m.width)) ** 2)
+    lift = 0.12 * a  # upper-lip lift per column
+    lu = np.interp(u, m.upper_u, m.upper_v).astype(np.float32)
+    ll = np.interp(u, m.lower_u, m.lower_v).astype(np.float32)
+    mid = 0.5 * (lu + ll)  # where the existing interior splits between the lips
+    top = lu - lift  # inner edge of the raised upper lip
+    bot = ll + a  # inner edge of the dropped lower lip
+    new_top, new_bot = mid - lift, mid + a  # the newly revealed band
+
+    # Backward map along the face's vertical axis (u is unchanged).
+    g = np.exp(-(((top - v) / (0.25 * m.width)) ** 2))
+    src_v = np.where(v < top, v + lift * g, v + lift)
+    src_v = np.where(src_v > mid, mid, src_v)
+    lower = v - a
+    src_v = np.where(lower >= mid, lower, src_v)
+    below = v > bot
+    t = _smoothstep((v - bot) / max(1.0, 0.6 * (chin_v - float(np.interp(m.u_c, m.lower_u,
+                                                                          m.lower_v)))))
+    drop = a + (jaw - a) * t
+    fall = 1.0 - _smoothstep((v - (chin_v + 1.1 * d)) / (0.7 * chin_v))
+    src_v = np.where(below, v - drop * fall, src_v)
+
+    mapx = (m.origin[0] + u * m.ex[0] + src_v * m.ey[0]).astype(np.float32)
+    mapy = (m.origin[1] + u * m.ex[1] + src_v * m.ey[1]).astype(np.float32)
+    out = frame.copy()
+    warped = cv2.remap(frame, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    # Cavity: soft-edged newly revealed band.
+    cav = np.clip(v - new_top + 0.5, 0, 1) * np.clip(new_bot - v + 0.5, 0, 1) * (fx_lip > 0)
+    cav = cav.astype(np.float32)
+    if cav.max() > 0:
+        span = np.maximum(new_bot - new_top, 1e-3)
+        yn = np.clip((v - new_top) / span, 0, 1)
+        depth = np.clip(np.clip(1.0 - xn * xn, 0, 1) * np.sin(np.pi * yn), 0, 1) ** 0.6
+        c_edge = np.array([100, 34, 38], np.float32)
+        c_deep = np.array([32, 8, 11], np.float32)
+        col = c_edge + (c_deep - c_edge) * depth[..., None]
+        col *= (0.75 + 0.25 * yn)[..., None]  # shadow under the upper lip
+        if lip_rgb is not None:  # wet inner rim takes a darkened lip tint
+            rim = np.exp(-((np.minimum(v - top, bot - v)) / 1.2) ** 2)[..., None]
+            col = col + (0.45 * lip_rgb - col) * 0.5 * rim
+        # Tongue low in the mouth.
+        tongue = (0.5 * _smoothstep((yn - 0.55) / 0.35) * np.clip(1 - xn * xn, 0, 1))[..., None]
+        col = col + (np.array([145, 62, 66], np.float32) - col) * tongue
+        # Upper teeth: a pale band under the upper lip when the mouth is wide open (only if
+        # the photo shows no interior of its own, whose teeth then move with the lips).
+        teeth_a = float(_smoothstep((amount - 0.35) / 0.4)) * float(
+            np.clip(1.0 - gap0 / (0.08 * m.width), 0.0, 1.0))
+        if teeth_a > 0:
+            band = max(0.9, min(0.14 * m.width, 0.3 * float(span.max())))
+            tb = np.clip((new_top + band - v) / 0.8 + 0.5, 0, 1) * np.clip(1 - (xn / 0.75) ** 2,
+                                                                            0, 1)
+            shade = (0.6 + 0.4 * np.clip(1 - xn * xn, 0, 1))[..., None]
+            tcol = np.array([212, 206, 196], np.float32) * shade
+            ta = (0.85 * teeth_a * tb)[..., None]
+            col = col + (tcol - col) * ta
+        # Match the scene's lighting (skin brightness around the mouth).
+        skin = frame[y0:y1, x0:x1].reshape(-1, 3).astype(np.float32)
+        luma = float(np.median(skin @ np.array([0.299, 0.587, 0.114], np.float32)))
+        col *= float(np.clip(luma / 165.0, 0.45, 1.25))
+        cav3 = cav[..., None]
+        warped = warped.astype(np.float32) * (1 - cav3) + col * cav3
+        warped = np.clip(warped + 0.5, 0, 255).astype(np.uint8)
+    out[y0:y1, x0:x1] = warped
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _reference_lip_colour(reference_face: np.ndarray | None) -> np.ndarray | None:
+    if reference_face is None:
+        return None
+    mesh = lm.detect_face_mesh(reference_face)
+    if mesh is None:
+        return None
+    return _lip_colour(np.ascontiguousarray(reference_face[..., :3]), mesh.points)
+
+
+def apply_lipsync(clip_in: Path, features: FrameFeatures, clip_out: Path, *,
+                  reference_face: np.ndarray | None = None, crf: int = 0) -> LipsyncResult:
+    """Open the mouth of the face in `clip_in` by `features.mouth_open` -> `clip_out`.
+
+    `reference_face`: optional RGB image of the person's face (e.g. the try-on photo); its
+    lip colour tints the inner rim of the mouth (else the clip's own lips are used).
+    The output has exactly the input's frame count; if it differs from `features.n_frames`
+    the extra frames are treated as closed-mouth (and a warning is logged).
+    `crf` of the output clip (default 0 = lossless, for seamless joins; see `render_motion`).
+    """
+    clip_in, clip_out = Path(clip_in), Path(clip_out)
+    t0 = time.perf_counter()
+    info = probe_video(clip_in)
+    if info.n_frames != features.n_frames:
+        log.warning("apply_lipsync: %s has %d frames, features %d", clip_in, info.n_frames,
+                    features.n_frames)
+    lip_rgb = _reference_lip_colour(reference_face)
+    mouth = np.clip(np.asarray(features.mouth_open, np.float32), 0, 1)
+    n = no_face = opened = 0
+    t_track = t_warp = 0.0
+    tracker = _CroppedTracker()
+    try:
+        preset = "ultrafast" if crf == 0 else "veryfast"  # lossless: 2x faster, same quality
+        with ClipWriter(clip_out, (info.width, info.height), info.fps, crf=crf,
+                        preset=preset) as writer:
+            for i, frame in enumerate(iter_frames(clip_in)):
+                n += 1
+                ta = time.perf_counter()
+                pts = tracker.process(frame, i)
+                tb = time.perf_counter()
+                t_track += tb - ta
+                if pts is None:
+                    no_face += 1
+                    writer.write(frame)
+                    continue
+                amount = float(mouth[i]) if i < mouth.shape[0] else 0.0
+                if lip_rgb is None:
+                    lip_rgb = _lip_colour(frame, pts)
+                out = open_mouth(frame, pts, amount, lip_rgb)
+                if out is not frame:
+                    opened += 1
+                writer.write(out)
+                t_warp += time.perf_counter() - tb
+    finally:
+        tracker.close()
+    total = time.perf_counter() - t0
+    if no_face:
+        log.info("apply_lipsync: no face in %d of %d frames of %s", no_face, n, clip_in)
+    return LipsyncResult(path=clip_out, n_frames=n, n_no_face=no_face, n_opened=opened,
+                         fps=info.fps, render_s=total,
+                         timings={"track_s": t_track, "mouth_s": t_warp})

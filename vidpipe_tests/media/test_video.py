@@ -1,0 +1,157 @@
+"""ClipWriter / iter_frames / probe_video / concat_with_audio / previews."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import soundfile as sf
+
+from vidpipe.errors import StageError
+from vidpipe.media.video import (ClipWriter, FFmpegError, concat_with_audio, contact_sheet,
+                                 iter_frames, probe_video, thumbnail_png)
+
+W, H, FPS = 160, 90, 25
+
+
+def _frame(i: int, w: int = W, h: int = H) -> np.ndarray:
+    f = np.zeros((h, w, 3), np.uint8)
+    f[..., 0] = (i * 7) % 256
+    f[..., 1] = np.linspace(0, 255, w, dtype=np.uint8)[None, :]
+    f[..., 2] = 128
+    return f
+
+
+def _write(path: Path, n: int, start: int = 0, **kw) -> Path:
+    with ClipWriter(path, (W, H), FPS, **kw) as w:
+        for i in range(n):
+            w.write(_frame(start + i))
+    assert w.frames_written == n
+    return path
+
+
+def _wav(path: Path, seconds: float, sr: int = 48000) -> Path:
+    t = np.arange(int(round(seconds * sr))) / sr
+    sf.write(path, (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), sr)
+    return path
+
+
+def test_clipwriter_roundtrip(tmp_path):
+    p = _write(tmp_path / "a.mp4", 30)
+    info = probe_video(p)
+    assert (info.width, info.height, info.n_frames) == (W, H, 30)
+    assert info.video_codec == "h264" and info.pix_fmt == "yuv420p"
+    assert info.fps == pytest.approx(FPS)
+    assert info.duration_s == pytest.approx(30 / FPS)
+    assert info.audio_codec is None
+    frames = list(iter_frames(p))
+    assert len(frames) == 30
+    assert frames[0].shape == (H, W, 3) and frames[0].dtype == np.uint8
+    # Red channel encodes the frame index: lossy but close.
+    assert abs(int(frames[20][45, 80, 0]) - 140) <= 4
+    assert [f.name for f in tmp_path.iterdir()] == ["a.mp4"]
+
+
+def test_clipwriter_odd_size_is_padded(tmp_path):
+    with ClipWriter(tmp_path / "o.mp4", (161, 91), FPS) as w:
+        for i in range(5):
+            w.write(_frame(i, 161, 91))
+    info = probe_video(tmp_path / "o.mp4")
+    assert (info.width, info.height, info.n_frames) == (162, 92, 5)
+
+
+def test_clipwriter_streams_in_constant_memory(tmp_path):
+    n, w, h = 2000, 128, 72
+    frame = np.full((h, w, 3), 90, np.uint8)
+    tracemalloc.start()
+    try:
+        with ClipWriter(tmp_path / "long.mp4", (w, h), FPS, preset="ultrafast") as wr:
+            for i in range(n):
+                frame[:, :, 0] = i % 256
+                wr.write(frame)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20  # all frames would be 55 MB
+    assert probe_video(tmp_path / "long.mp4").n_frames == n
+
+
+def test_clipwriter_exception_leaves_no_file(tmp_path):
+    out = tmp_path / "x.mp4"
+    with pytest.raises(KeyError):
+        with ClipWriter(out, (W, H), FPS) as w:
+            w.write(_frame(0))
+            raise KeyError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_clipwriter_ffmpeg_failure_is_reported(tmp_path):
+    out = tmp_path / "bad.mp4"
+    with pytest.raises(FFmpegError) as err:
+        with ClipWriter(out, (W, H), FPS, preset="no-such-preset") as w:
+            for i in range(50):
+                w.write(_frame(i))
+    assert "preset" in str(err.value).lower()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_clipwriter_rejects_wrong_frames(tmp_path):
+    with pytest.raises(ValueError):
+        with ClipWriter(tmp_path / "w.mp4", (W, H), FPS) as w:
+            w.write(np.zeros((H + 2, W, 3), np.uint8))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_iter_frames_can_stop_early(tmp_path):
+    p = _write(tmp_path / "a.mp4", 40)
+    it = iter_frames(p)
+    first = next(it)
+    it.close()
+    assert first.shape == (H, W, 3)
+
+
+def test_concat_with_audio_pads_to_the_audio(tmp_path):
+    a = _write(tmp_path / "a.mp4", 30, 0)
+    b = _write(tmp_path / "b.mp4", 23, 30)
+    wav = _wav(tmp_path / "s.wav", 2.3)  # 57.5 frames -> 58
+    out = tmp_path / "final.mp4"
+    info = concat_with_audio([a, b], wav, out, fps=FPS)
+    probed = probe_video(out)
+    assert probed.n_frames == info.n_frames == 58  # 53 frames + 5 copies of the last
+    assert probed.video_codec == "h264" and probed.audio_codec == "aac"
+    assert abs(probed.duration_s - 2.3) <= 1 / FPS
+    assert abs(probed.audio_duration_s - 2.3) <= 1 / FPS
+    frames = list(iter_frames(out))
+    reds = [int(f[45, 80, 0]) for f in frames]
+    expected = [(i * 7) % 256 for i in range(53)] + [(52 * 7) % 256] * 5
+    assert max(abs(r - e) for r, e in zip(reds, expected)) <= 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "b.mp4", "final.mp4",
+                                                          "s.wav"]
+
+
+def test_concat_exact_length_keeps_every_frame(tmp_path):
+    clips = [_write(tmp_path / f"c{k}.mp4", n, 10 * k) for k, n in enumerate((25, 25, 10))]
+    wav = _wav(tmp_path / "s.wav", 60 / FPS)
+    info = concat_with_audio(clips, wav, tmp_path / "f.mp4", fps=FPS)
+    assert info.n_frames == 60
+    assert abs(info.duration_s - info.audio_duration_s) <= 1 / FPS
+
+
+def test_concat_refuses_video_longer_than_audio(tmp_path):
+    a = _write(tmp_path / "a.mp4", 50)
+    wav = _wav(tmp_path / "s.wav", 1.0)
+    with pytest.raises(StageError):
+        concat_with_audio([a], wav, tmp_path / "f.mp4", fps=FPS)
+    assert not (tmp_path / "f.mp4").exists()
+
+
+def test_thumbnail_and_contact_sheet():
+    png = thumbnail_png(_frame(3, 640, 360), max_side=128)
+    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    assert img.shape == (72, 128, 3)
+    sheet = contact_sheet([_frame(i) for i in range(7)], cols=3, gap=2)
+    assert sheet.shape == (3 * H + 4, 3 * W + 4, 3)
+    assert sheet[H + 2 + 10, W + 2 + 10, 0] == _frame(4)[10, 10, 0]

@@ -1,0 +1,152 @@
+"""Speech-driven body motion: frame count, static background, head motion, segment purity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vidpipe.media.video import iter_frames, probe_video
+from vidpipe.render.embedded.motion import MotionRenderer, motion_params, render_motion
+from vidpipe_tests.render.embedded.video_fixtures import (constant_features, make_layers,
+                                                           slice_features, speech_features)
+
+SIZE = (256, 144)
+FPS = 25
+N = 90  # 3.6 s: pause, burst with stress at 1.2 s and 2.0 s, pause from 2.6 s
+SEED = 11
+
+
+@pytest.fixture(scope="module")
+def layers():
+    return make_layers(SIZE, x_frac=0.4)
+
+
+@pytest.fixture(scope="module")
+def renderer(layers):
+    return MotionRenderer(layers)
+
+
+@pytest.fixture(scope="module")
+def whole(layers, renderer, tmp_path_factory):
+    out = tmp_path_factory.mktemp("motion") / "whole.mp4"
+    feats = speech_features(N, FPS)
+    return render_motion(layers, feats, out, seed=SEED, rig=renderer.rig), feats
+
+
+def _far_from_person(layers) -> np.ndarray:
+    occupied = (layers.person[..., 3] > 0) | (layers.shadow > 0)
+    ys, xs = np.nonzero(occupied)
+    far = np.ones(occupied.shape, bool)
+    m = 12
+    far[max(0, ys.min() - m):ys.max() + m, max(0, xs.min() - m):xs.max() + m] = False
+    assert far.sum() > 0.3 * far.size
+    return far
+
+
+def _head_box(rig):
+    x0, y0, x1, y1 = rig.face_box
+    s = rig.face_size
+    return slice(int(y0 - 0.3 * s), int(y1 + 0.2 * s)), slice(int(x0 - 0.3 * s), int(x1 + 0.3 * s))
+
+
+def test_rig_found_on_person(renderer, layers):
+    rig = renderer.rig
+    assert rig.source == "face_mesh"
+    assert 10 < rig.face_size < 60
+    assert rig.head_top_y < rig.chin[1] < rig.pivot[1] < rig.shoulder_y < rig.base[1]
+
+
+def test_clip_has_exact_frames_and_size(whole):
+    res, feats = whole
+    info = probe_video(res.path)
+    assert info.n_frames == res.n_frames == feats.n_frames == N
+    assert (info.width, info.height) == SIZE
+    assert info.fps == pytest.approx(FPS)
+    assert res.head_transforms.shape == (N, 2, 3)
+
+
+def test_background_far_from_person_never_changes(whole, layers, renderer):
+    res, feats = whole
+    far = _far_from_person(layers)
+    params = motion_params(feats, renderer.rig, SEED)
+    for i in range(0, N, 7):  # exact, before encoding
+        frame = renderer.frame(params[i])
+        assert np.array_equal(frame[far], layers.background[far])
+    frames = list(iter_frames(res.path))  # and after encoding: stable across frames
+    ref = frames[0][far].astype(int)
+    for f in frames[1:]:  # lossy coding: tiny, not systematic, differences
+        diff = np.abs(f[far].astype(int) - ref)
+        assert diff.max() <= 6 and diff.mean() < 0.3
+
+
+def test_head_moves_with_emphasis_and_rests_in_pauses(renderer):
+    rig = renderer.rig
+    hy, hx = _head_box(rig)
+    rest = renderer.static[hy, hx].astype(np.float32)
+    feats = speech_features(N, FPS)
+    params = motion_params(feats, rig, SEED)
+
+    def head_diff(i):
+        return float(np.abs(renderer.frame(params[i])[hy, hx].astype(np.float32) - rest).mean())
+
+    emph = int(np.argmax(feats.emphasis))  # ~1.2 s
+    assert feats.emphasis[emph] > 0.9
+    assert params[emph, 0] > 2.0  # nod in degrees
+    pause_early, pause_late = 10, N - 5  # 0.4 s and 3.4 s: silent
+    assert feats.voiced[pause_early] == 0 and feats.voiced[pause_late] == 0
+    moving, rest_a, rest_b = head_diff(emph), head_diff(pause_early), head_diff(pause_late)
+    assert moving > 3.0 * max(rest_a, rest_b)
+    assert moving > 2.0
+    # In pauses only the faint idle motion is left.
+    for i in (pause_early, pause_late):
+        assert abs(params[i, 0]) < 0.5 and abs(params[i, 1]) < 0.5
+        assert abs(params[i, 3]) < 0.005 * rig.body_height
+
+
+def test_motion_is_smooth(whole, renderer):
+    res, feats = whole
+    pos = res.head_transforms[:, :, 2]  # head offsets per frame
+    step = np.linalg.norm(np.diff(pos, axis=0), axis=1)
+    assert step.max() < 0.1 * renderer.rig.face_size
+
+
+def test_segment_alone_equals_whole(whole, layers, renderer, tmp_path):
+    res, feats = whole
+    a, b = 40, 75
+    seg = slice_features(feats, a, b)
+    seg_res = render_motion(layers, seg, tmp_path / "seg.mp4", seed=SEED, rig=renderer.rig)
+    assert seg_res.n_frames == b - a
+    assert np.allclose(seg_res.params, res.params[a:b])
+    # Exact before encoding ...
+    p_whole = motion_params(feats, renderer.rig, SEED)
+    p_seg = motion_params(seg, renderer.rig, SEED)
+    assert np.array_equal(renderer.frame(p_seg[5]), renderer.frame(p_whole[a + 5]))
+    # ... and within encoding noise after.
+    fw = list(iter_frames(res.path))[a + 5].astype(int)
+    fs = list(iter_frames(seg_res.path))[5].astype(int)
+    assert np.abs(fw - fs).mean() < 1.0
+
+
+def test_deterministic_from_seed(renderer):
+    feats = constant_features(20, FPS, first_frame=100, emphasis=0.8, voiced=1.0)
+    p1 = motion_params(feats, renderer.rig, 3)
+    assert np.array_equal(p1, motion_params(feats, renderer.rig, 3))
+    assert not np.allclose(p1, motion_params(feats, renderer.rig, 4))
+
+
+def test_weight_stays_at_the_base(renderer, layers):
+    feats = constant_features(1, FPS, emphasis=1.0, voiced=1.0)
+    params = motion_params(feats, renderer.rig, SEED)
+    params[0, 3] = 0.03 * renderer.rig.body_height  # a large sway
+    frame = renderer.frame(params[0])
+    h = layers.size[1]
+    assert np.array_equal(frame[h - 1], renderer.static[h - 1])  # the anchor row
+    near = slice(h - 3, h)
+    assert np.abs(frame[near].astype(int) - renderer.static[near].astype(int)).mean() < 0.2
+
+
+def test_resize_to_requested_size(layers, tmp_path):
+    feats = speech_features(6, FPS)
+    res = render_motion(layers, feats, tmp_path / "s.mp4", seed=1, size=(192, 108))
+    info = probe_video(res.path)
+    assert (info.width, info.height, info.n_frames) == (192, 108, 6)

@@ -1,0 +1,193 @@
+"""A short project rendered through Dagster on a real instance, then looked at.
+
+One render is shared by the checks (it is the slow part); the failure test renders its own
+project with an injected failure in one segment.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import numpy as np
+import pytest
+
+from vidpipe.errors import StageError
+from vidpipe.media.video import iter_frames, probe_video
+from vidpipe.memory import MemoryStore
+from vidpipe.project import OutputSettings
+from vidpipe.render import steps
+from vidpipe.render.embedded.backend import EmbeddedBackend
+from vidpipe.render.embedded.layers import load_layers
+from vidpipe.render.runner import render_project
+from vidpipe.resources.backends import BackendResource
+from vidpipe.timing import total_frames
+from vidpipe.workspace import NewProjectRequest, Workspace, create_project
+from vidpipe_tests.demo_inputs import demo_files
+
+pytestmark = pytest.mark.slow
+OUTPUT = OutputSettings(width=640, height=360, fps=25)
+
+
+def _new_project(ws: Workspace, name: str, folder) -> None:
+    files = demo_files(folder)
+    create_project(ws, NewProjectRequest(name=name, person=files["person"],
+                                         garment=files["garment"], scene=files["scene"],
+                                         audio=files["audio"], transcript=files["transcript"],
+                                         output=OUTPUT))
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ws")
+    import shutil
+
+    from vidpipe_tests.conftest import REPO
+
+    shutil.copy(REPO / "dagster.yaml", root / "dagster.yaml")
+    ws = Workspace(root)
+    _new_project(ws, "e2e", tmp_path_factory.mktemp("inputs"))
+    with dg.DagsterInstance.from_config(str(root)) as instance:
+        report = render_project(ws, "e2e", instance)
+        yield ws, ws.project("e2e"), report, instance
+
+
+def test_render_delivers_h264_aac_with_exact_duration(rendered):
+    ws, project, report, _ = rendered
+    assert report.ok, report.failed
+    analysis = steps.load_analysis(project)
+    assert 2 <= len(analysis.segments) and analysis.duration_s <= 10.5
+    info = probe_video(report.video)
+    assert info.video_codec == "h264" and info.audio_codec == "aac"
+    assert (info.width, info.height) == (640, 360) and round(info.fps) == 25
+    expected = total_frames(analysis.n_samples, analysis.sample_rate, 25)
+    assert info.n_frames == expected
+    assert sum(s.n_frames for s in analysis.segments) == expected
+    assert abs(info.duration_s - analysis.duration_s) <= 1 / 25
+    assert info.audio_duration_s is not None
+    assert abs(info.audio_duration_s - analysis.duration_s) <= 1 / 25
+
+
+def test_every_segment_completed_in_memory_and_in_dagster(rendered):
+    ws, project, report, instance = rendered
+    state = MemoryStore(project.memory_path).read()
+    assert [e.status for e in state.timeline] == ["completed"] * len(state.timeline)
+    # shared stills are computed once (the first segment) and reused by the others
+    assert set(state.timeline[0].stage_seconds) == set(steps.SEGMENT_STEPS)
+    assert all({"motion_clip", "lipsync_clip", "upscaled_clip"} <= set(e.stage_seconds)
+               and set(e.outputs) == set(steps.SEGMENT_STEPS) for e in state.timeline)
+    done = instance.get_materialized_partitions(dg.AssetKey("upscaled_clip"))
+    assert {str(k) for k in done} == {f"e2e|{e.segment}" for e in state.timeline}
+    record = instance.fetch_materializations(dg.AssetKey("final_video"), limit=1).records[0]
+    meta = record.asset_materialization.metadata
+    assert "preview" in meta and meta["frames"].value == probe_video(report.video).n_frames
+    # segments that share person, garment and scene share one try-on file
+    tryons = {e.outputs["tryon_image"] for e in state.timeline}
+    assert len(tryons) == 1
+
+
+def _frames(path, every=1):
+    for i, frame in enumerate(iter_frames(path)):
+        if i % every == 0:
+            yield i, frame
+
+
+def test_person_stands_where_the_composite_put_them(rendered):
+    ws, project, report, _ = rendered
+    plan = steps.plans(project)[0]
+    layers = load_layers(plan["composite"].path)
+    import cv2
+
+    size = (OUTPUT.width, OUTPUT.height)
+    alpha = cv2.resize(layers.person[..., 3], size, interpolation=cv2.INTER_AREA) / 255.0
+    shadow = cv2.resize(layers.shadow, size, interpolation=cv2.INTER_AREA)
+    background = cv2.resize(layers.background, size, interpolation=cv2.INTER_AREA).astype(float)
+    kernel = np.ones((25, 25), np.uint8)
+    inside = cv2.erode((alpha > 0.99).astype(np.uint8), kernel) > 0
+    outside = cv2.erode(((alpha < 0.01) & (shadow < 0.01)).astype(np.uint8), kernel) > 0
+    assert inside.sum() > 2000 and outside.sum() > 20000
+    for _, frame in _frames(report.video, every=40):
+        diff = np.abs(frame.astype(float) - background).mean(axis=2)
+        assert np.median(diff[outside]) < 6, "the scene changed away from the person"
+        assert np.median(diff[inside]) > 20, "no person where the composite placed them"
+
+
+def test_mouth_opens_with_speech_and_rests_in_silence(rendered):
+    ws, project, report, _ = rendered
+    from vidpipe.render.embedded.landmarks import detect_faces
+
+    plans = steps.plans(project)
+    mouth_open = np.concatenate([steps.segment_features(project, p).mouth_open for p in plans])
+    voiced = np.concatenate([steps.segment_features(project, p).voiced for p in plans])
+    first = next(iter_frames(report.video))
+    x0, y0, x1, y1, _ = detect_faces(first)[0]
+    w, h = x1 - x0, y1 - y0
+    box = (slice(int(y0 + 0.62 * h), int(y1 + 0.05 * h)), slice(int(x0 + 0.25 * w), int(x1 - 0.25 * w)))
+    darkness = []
+    for i, frame in _frames(report.video):
+        grey = frame[box].astype(float).mean(axis=2)
+        darkness.append(np.percentile(grey, 10))
+    darkness = np.array(darkness)
+    speaking = mouth_open > 0.5
+    silent = (mouth_open < 0.02) & (voiced < 0.2)
+    assert speaking.sum() > 10 and silent.sum() > 10
+    # an open mouth shows a dark cavity; a closed one does not
+    assert darkness[speaking].mean() < darkness[silent].mean() - 8
+    # in silence the mouth region stays still
+    still = [np.abs(a - b) for a, b in zip(darkness[:-1], darkness[1:])]
+    assert np.median(np.array(still)[silent[1:] & silent[:-1]]) < 2
+
+
+def test_rendering_again_renders_nothing(rendered):
+    ws, project, report, instance = rendered
+    again = render_project(ws, "e2e", instance)
+    assert again.ok and again.rendered == [] and len(again.up_to_date) == len(report.rendered)
+
+
+class FailOnce(EmbeddedBackend):
+    """Embedded backend whose motion stage fails for one segment, the first time only."""
+
+    def __init__(self, first_frame: int, marker):
+        self.first_frame, self.marker = first_frame, marker
+
+    def motion(self, composite_png, layers, features, out_mp4, *, seed):
+        if features.first_frame == self.first_frame and not self.marker.exists():
+            self.marker.write_text("failed once")
+            raise StageError("injected failure for the test")
+        return super().motion(composite_png, layers, features, out_mp4, seed=seed)
+
+
+class FailingBackends(BackendResource):
+    fail_first_frame: int
+    marker: str
+
+    def get(self, kind):
+        from pathlib import Path
+
+        return FailOnce(self.fail_first_frame, Path(self.marker))
+
+
+def test_failed_segment_is_recorded_and_rerendered_alone(workspace, instance, tmp_path):
+    _new_project(workspace, "flaky", tmp_path / "in")
+    project = workspace.project("flaky")
+    steps.analyze_audio_step(project)  # plain function: learn where segment 1 starts
+    seg1 = steps.plans(project)[1]
+    marker = tmp_path / "failed.txt"
+    backends = FailingBackends(fail_first_frame=seg1.first_frame, marker=str(marker))
+    failed = render_project(workspace, "flaky", instance, backends=backends)
+    s0_clip = steps.plans(project)[0]["upscaled_clip"].path
+    s0_mtime = s0_clip.stat().st_mtime_ns
+    assert not failed.ok and list(failed.failed) == [seg1.segment]
+    assert "injected failure" in failed.failed[seg1.segment]
+    state = MemoryStore(project.memory_path).read()
+    assert state.entry(seg1.segment).status == "failed"
+    assert "motion_clip" in state.entry(seg1.segment).reason
+    others = [e for e in state.timeline if e.segment != seg1.segment]
+    assert all(e.status == "completed" for e in others)
+    assert s0_clip.is_file() and not project.video_path.exists()
+
+    retry = render_project(workspace, "flaky", instance, backends=backends)
+    assert retry.ok and retry.rendered == [seg1.segment]
+    assert s0_clip.stat().st_mtime_ns == s0_mtime
+    entry = MemoryStore(project.memory_path).read().entry(seg1.segment)
+    assert entry.status == "completed" and entry.attempts >= 2
+    keys = instance.get_materialized_partitions(dg.AssetKey("motion_clip"))
+    assert f"flaky|{seg1.segment}" in {str(k) for k in keys}
