@@ -72,18 +72,51 @@ def cmd_new(args) -> int:
     return 0
 
 
-def _render(ws: Workspace, name: str) -> int:
+def _render(ws: Workspace, name: str, backends=None) -> int:
     from vidpipe.cli_progress import ProgressBar, print_report
     from vidpipe.render.runner import render_project
 
     with ProgressBar() as bar:
-        report = render_project(ws, name, _instance(), progress=bar, on_plan=bar.plan)
+        report = render_project(ws, name, _instance(), backends=backends, progress=bar,
+                                on_plan=bar.plan)
     print_report(ws.project(name), report)
     return 0 if report.ok else 1
 
 
+def _backends(args):
+    from vidpipe.definitions import default_backends
+    from vidpipe.resources.backends import BackendResource
+
+    if getattr(args, "comfy_url", None):
+        return BackendResource(comfy_urls=args.comfy_url)
+    return default_backends()
+
+
 def cmd_render(args) -> int:
-    return _render(_workspace(args), args.project)
+    ws = _workspace(args)
+    project = ws.project(args.project)
+    if args.backend and args.backend != project.spec.backend:
+        project.spec.backend = args.backend
+        project.save()
+        print(f"{project.name}: backend set to {args.backend} in project.yaml")
+    return _render(ws, args.project, _backends(args))
+
+
+def cmd_comfy_check(args) -> int:
+    from vidpipe.render.comfyui.preflight import preflight
+
+    backends = _backends(args)
+    if not backends.comfy_urls:
+        raise VidpipeError("no ComfyUI server: pass --comfy-url URL or set VIDPIPE_COMFY_URLS")
+    choices = {}
+    if args.project:
+        choices = dict(_workspace(args).project(args.project).spec.comfyui)
+    for item in args.model or []:
+        stage, _, model = item.partition("=")
+        choices[stage] = model
+    report = preflight(backends.comfy_urls, choices)
+    print(report.table())
+    return 0 if report.ok else 1
 
 
 def cmd_demo(args) -> int:
@@ -141,7 +174,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="render every segment that is not up to date")
     p.add_argument("project")
+    p.add_argument("--backend", choices=["embedded", "comfyui"],
+                   help="switch the project's backend (saved in project.yaml)")
+    p.add_argument("--comfy-url", action="append", metavar="URL",
+                   help="a ComfyUI server (repeat for several; default $VIDPIPE_COMFY_URLS)")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("comfy", help="ComfyUI servers")
+    comfy = p.add_subparsers(dest="comfy_command", required=True)
+    p = comfy.add_parser("check", help="list missing nodes, models and bad values per workflow")
+    p.add_argument("--comfy-url", action="append", metavar="URL")
+    p.add_argument("--project", help="check the models this project chooses")
+    p.add_argument("--model", action="append", metavar="STAGE=MODEL",
+                   help="check another model for a stage, e.g. tryon=catvton")
+    p.set_defaults(func=cmd_comfy_check)
 
     p = sub.add_parser("demo", help="create the built-in demo project and render it")
     p.add_argument("--name", default="demo")

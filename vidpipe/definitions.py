@@ -30,10 +30,14 @@ ALL_ASSETS = [audio_analysis, scene_analysis, memory_state, *SEGMENT_ASSETS, fin
 EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
 
 
+def default_backends() -> BackendResource:
+    urls = [u.strip() for u in os.environ.get("VIDPIPE_COMFY_URLS", "").split(",") if u.strip()]
+    return BackendResource(comfy_urls=urls)
+
+
 def build_defs(workspace_root: str | None = None, backends: BackendResource | None = None,
                progress: Progress | None = None) -> dg.Definitions:
     root = workspace_root or str(find_workspace())
-    urls = [u for u in os.environ.get("VIDPIPE_COMFY_URLS", "").split(",") if u.strip()]
     executor = os.environ.get("VIDPIPE_EXECUTOR", "in_process")
     if executor not in EXECUTORS:
         raise ValueError(f"VIDPIPE_EXECUTOR={executor!r}: choose one of {sorted(EXECUTORS)}")
@@ -45,7 +49,7 @@ def build_defs(workspace_root: str | None = None, backends: BackendResource | No
         schedules=[batch_render_schedule],
         resources={
             "workspace": WorkspaceResource(root=root),
-            "backends": backends or BackendResource(comfy_urls=urls),
+            "backends": backends or default_backends(),
             "progress": progress or Progress(),
         },
     )

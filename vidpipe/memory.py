@@ -53,6 +53,8 @@ class TimelineEntry(BaseModel):
     stage_seconds: dict[str, float] = Field(default_factory=dict)
     outputs: dict[str, str] = Field(default_factory=dict)
     qa: dict[str, float] = Field(default_factory=dict)
+    # the planner's reading, its calls and each attempt's arguments and scores
+    brain: dict = Field(default_factory=dict)
     updated_at: float = 0.0
 
 

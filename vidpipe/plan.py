@@ -88,9 +88,10 @@ def segment_plan(project: Project, analysis, index: int) -> SegmentPlan:
     work = spec.output.working_size
 
     k: dict[str, str] = {}
-    k["tryon_image"] = _key("tryon_image", spec.inputs.person, garment, tryon_seed, spec.backend)
+    backend = (spec.backend, spec.comfyui) if spec.backend == "comfyui" else spec.backend
+    k["tryon_image"] = _key("tryon_image", spec.inputs.person, garment, tryon_seed, backend)
     k["person_matte"] = _key("person_matte", k["tryon_image"])
-    k["depth_map"] = _key("depth_map", scene, spec.backend)
+    k["depth_map"] = _key("depth_map", scene, backend)
     k["composite"] = _key("composite", k["person_matte"], k["depth_map"], scene_key(scene), work,
                           derive_seed(spec.seed, "composite"))
     k["motion_clip"] = _key("motion_clip", k["composite"], akey, span.start_sample,

@@ -83,6 +83,8 @@ class ProjectSpec(BaseModel):
     inputs: ProjectInputs
     output: OutputSettings = OutputSettings()
     backend: Literal["embedded", "comfyui"] = "embedded"
+    # comfyui only: the model per stage, e.g. {tryon: catvton, lipsync: latentsync}
+    comfyui: dict[str, str] = {}
     seed: int = 1234
     segmentation: SegmentationSettings = SegmentationSettings()
     timeline: list[TimelineChange] = []
@@ -92,6 +94,14 @@ class ProjectSpec(BaseModel):
     def _slug(cls, v: str) -> str:
         if problem := slug_problem(v):
             raise ValueError(problem)
+        return v
+
+    @field_validator("comfyui")
+    @classmethod
+    def _choices(cls, v: dict[str, str]) -> dict[str, str]:
+        from vidpipe.render.comfyui.workflow import StageChoices
+
+        StageChoices.model_validate(v)
         return v
 
     @field_validator("timeline")

@@ -22,6 +22,12 @@ from vidpipe.resources.workspace import WorkspaceResource
 GPU_POOL = "gpu"
 
 
+def _comfy_progress(context: dg.AssetExecutionContext):
+    from vidpipe.render.comfyui.backend import progress_logger
+
+    return progress_logger(context.log)
+
+
 def _by_project(asset) -> dg.AssetDep:
     return dg.AssetDep(asset, partition_mapping=BY_PROJECT)
 
@@ -43,7 +49,8 @@ def _segment_asset(name: str, description: str, deps: list, group: str, pool: st
             progress(StageEvent(project_name, segment, name, "skipped"))
             return
         plan = segment_plan(project, analysis, index)
-        backend = backends.get(project.spec.backend)
+        backend = backends.get(project.spec.backend, project.spec.comfyui,
+                               on_progress=_comfy_progress(context))
         with tracked_stage(context, project, segment, name, progress) as outcome:
             result = steps.SEGMENT_STEPS[name](project, plan, backend)
             outcome.update(seconds=result.seconds, path=result.path, cached=result.cached)

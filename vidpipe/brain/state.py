@@ -17,25 +17,30 @@ from vidpipe.project import Project
 
 
 def describe_light(scene: dict) -> str:
-    """'warm (2900 K) soft light from the left' from a SceneAnalysis dict."""
+    """'warm (2900 K) soft light from the left' from a SceneAnalysis dump."""
+    light = scene.get("light") or {}
     parts = []
-    if (k := scene.get("color_temperature_k")) is not None:
+    if (k := light.get("colour_temperature_k")) is not None:
         tone = "warm" if k < 4000 else ("neutral" if k < 5500 else "cool")
-        parts.append(f"{tone} ({int(round(k))} K)")
-    hardness = scene.get("hardness")
-    if isinstance(hardness, (int, float)):
+        parts.append(f"{tone} ({int(round(min(k, 20000)))} K)")
+    if isinstance(hardness := light.get("hardness"), (int, float)):
         parts.append("hard" if hardness > 0.5 else "soft")
     parts.append("light")
-    if label := scene.get("light_label") or scene.get("light_direction_label"):
-        parts.append(f"from the {label}" if label in ("left", "right", "top") else f"({label})")
+    label = light.get("label")
+    if label in ("left", "right", "top"):
+        parts.append(f"from the {label}")
+    elif label:
+        parts.append(f"from the {label}" if label == "front" else f"({label})")
+    if scene.get("colour_mix"):
+        parts.append("with mixed coloured sources")
     return " ".join(parts)
 
 
 def describe_camera(scene: dict) -> str:
-    framing = scene.get("framing") or scene.get("camera_framing")
-    if isinstance(framing, dict):
-        return ", ".join(str(v) for v in framing.values())
-    return str(framing) if framing else "medium shot, eye level"
+    framing = scene.get("framing") or {}
+    if not framing:
+        return "medium shot, eye level"
+    return f"{framing.get('shot', 'medium')} shot, {framing.get('angle', 'eye level')}"
 
 
 def read_segment(mean_energy: float, speech_ratio: float) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from vidpipe.definitions import build_defs
+from vidpipe.definitions import build_defs, default_backends
 from vidpipe.errors import StageError
 from vidpipe.jobs import analyze_project, deliver_video, render_segment
 from vidpipe.memory import MemoryStore
@@ -59,12 +59,25 @@ def _failure_reason(result: dg.ExecuteInProcessResult) -> str:
     return "run failed"
 
 
+def check_comfy(backends: BackendResource, choices: dict[str, str]) -> None:
+    """Preflight: stop before anything is queued when a node, model or value is missing."""
+    try:
+        report = backends.comfy().preflight(choices)
+    except dg.Failure as exc:
+        raise StageError(exc.description) from None
+    if not report.ok:
+        raise StageError("ComfyUI preflight failed; nothing was queued:\n" + report.table())
+
+
 def render_project(ws: Workspace, name: str, instance: dg.DagsterInstance, *,
                    backends: BackendResource | None = None, progress: Progress | None = None,
                    on_plan=None) -> RenderReport:
     """Render what is not up to date; `on_plan(n_segments_to_render)` lets a caller size a bar."""
     started = time.perf_counter()
     project = ws.project(name)
+    backends = backends or default_backends()
+    if project.spec.backend == "comfyui":
+        check_comfy(backends, project.spec.comfyui)
     defs = build_defs(str(ws.root), backends=backends, progress=progress)
     tags = {"vidpipe/source": "cli"}
     instance.add_dynamic_partitions("project", [name])

@@ -191,7 +191,9 @@ def motion_step(project: Project, plan: SegmentPlan, backend: RenderBackend) -> 
 def lipsync_step(project: Project, plan: SegmentPlan, backend: RenderBackend) -> StageResult:
     p = plan["lipsync_clip"]
     return produce(p.path, p.key, lambda tmp: backend.lipsync(
-        plan["motion_clip"].path, segment_features(project, plan), tmp))
+        plan["motion_clip"].path, segment_features(project, plan), tmp,
+        audio=segment_audio_path(project, plan.segment),
+        seed=derive_seed(project.spec.seed, plan.segment, "lipsync")))
 
 
 def upscale_step(project: Project, plan: SegmentPlan, backend: RenderBackend) -> StageResult:

@@ -87,7 +87,7 @@ def lip_clip(tmp_path_factory):
 
 def textured(h: int, w: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    noise = rng.integers(0, 256, (h // 8 + 1, w // 8 + 1, 3), dtype=np.uint8)
+    noise = rng.integers(40, 216, (h // 20 + 2, w // 20 + 2, 3), dtype=np.uint8)
     return cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
@@ -107,16 +107,18 @@ def save(path: Path, layers: CompositeLayers) -> Path:
     return path
 
 
-def moving_frames(layers: CompositeLayers, n: int, x0: float, speed: float,
-                  gains=None) -> list[np.ndarray]:
-    """The blob sliding sideways `speed` px/frame from `x0` (offset from the layers' place),
+def moving_frames(layers: CompositeLayers, offsets, colour=None, gains=None) -> list[np.ndarray]:
+    """The blob shifted sideways by offsets[i] px (sub-pixel), optionally recoloured, with
     the background optionally scaled by gains[i] (flicker)."""
+    person = layers.person.copy()
+    if colour is not None:
+        person[person[..., 3] > 0, :3] = colour
     out = []
-    for i in range(n):
-        m = np.float32([[1, 0, x0 + speed * i], [0, 1, 0]])
-        person = cv2.warpAffine(layers.person, m, layers.size)
+    for i, dx in enumerate(offsets):
+        m = np.float32([[1, 0, dx], [0, 1, 0]])
         bg = layers.background
         if gains is not None:
             bg = np.clip(bg.astype(np.float32) * gains[i], 0, 255).astype(np.uint8)
-        out.append(compose(bg, person, cv2.warpAffine(layers.shadow, m, layers.size)))
+        out.append(compose(bg, cv2.warpAffine(person, m, layers.size),
+                           cv2.warpAffine(layers.shadow, m, layers.size)))
     return out

@@ -99,7 +99,10 @@ class EmbeddedBackend:
         render_motion(load_layers(layers), features, out_mp4, seed=seed)
         return StageFacts(info={"frames": features.n_frames})
 
-    def lipsync(self, clip: Path, features: FrameFeatures, out_mp4: Path) -> StageFacts:
+    def lipsync(self, clip: Path, features: FrameFeatures, out_mp4: Path, *,
+                audio: Path | None = None, seed: int | None = None) -> StageFacts:
+        # The embedded mouth is driven by the features alone; audio and seed are for
+        # generative lip-sync models.
         from vidpipe.render.embedded.lipsync import apply_lipsync
 
         result = apply_lipsync(clip, features, out_mp4)

@@ -46,7 +46,8 @@ def upscale_clip(clip_in: Path, clip_out: Path, size: tuple[int, int], *, deflic
     clip_in, clip_out = Path(clip_in), Path(clip_out)
     t0 = time.perf_counter()
     info = probe_video(clip_in)
-    vf = scale_filter(size)
+    # Sharpen only when enlarging (a same-size pass must not sharpen again and again).
+    vf = scale_filter(size, sharpen=size[0] * size[1] > info.width * info.height)
     gains = None
     frames = iter_frames(clip_in)
     if deflicker and method == "ffmpeg":

@@ -88,3 +88,13 @@ def test_frames_without_a_face_pass_through(tmp_path):
     assert res.n_frames == 8 and res.n_no_face == 8 and res.n_opened == 0
     for a, b in zip(iter_frames(path), iter_frames(tmp_path / "o.mp4")):
         assert np.abs(a.astype(int) - b.astype(int)).mean() < 2.0  # re-encoding only
+
+
+def test_reference_face_and_short_features(clip, tmp_path):
+    # Fewer feature frames than clip frames: the rest stay closed; a reference face is used
+    # for the lip tint only.
+    n = 8
+    res = apply_lipsync(clip, _features(MOUTH[:n]), tmp_path / "r.mp4",
+                        reference_face=face_frame(256))
+    assert res.n_frames == len(MOUTH)
+    assert res.n_opened == int((MOUTH[:n] > 0).sum())

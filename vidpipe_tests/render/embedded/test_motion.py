@@ -150,3 +150,42 @@ def test_resize_to_requested_size(layers, tmp_path):
     res = render_motion(layers, feats, tmp_path / "s.mp4", seed=1, size=(192, 108))
     info = probe_video(res.path)
     assert (info.width, info.height, info.n_frames) == (192, 108, 6)
+
+
+def _blob_layers():
+    """A faceless silhouette: head disc + torso block; detection finds no face or pose."""
+    import cv2
+
+    from vidpipe.render.embedded.layers import CompositeLayers
+    from vidpipe_tests.render.embedded.video_fixtures import synthetic_background
+
+    w, h = SIZE
+    person = np.zeros((h, w, 4), np.uint8)
+    cv2.circle(person, (128, 30), 14, (200, 160, 140, 255), -1)
+    cv2.rectangle(person, (104, 48), (152, h - 1), (60, 90, 160, 255), -1)
+    return CompositeLayers(background=synthetic_background(w, h), person=person,
+                           shadow=np.zeros((h, w), np.float32), anchor=(128.0, h - 1.0),
+                           scale=1.0)
+
+
+def test_faceless_person_uses_the_mask_rig(tmp_path):
+    lay = _blob_layers()
+    feats = speech_features(40, FPS)
+    res = render_motion(lay, feats, tmp_path / "blob.mp4", seed=2)
+    assert res.rig.source in ("mask", "pose")
+    assert probe_video(res.path).n_frames == 40
+    r = MotionRenderer(lay, rig=res.rig)
+    p = motion_params(feats, res.rig, 2)
+    emph = int(np.argmax(feats.emphasis))
+    head = (slice(10, 50), slice(108, 150))
+    assert np.abs(r.frame(p[emph])[head].astype(int) - r.static[head].astype(int)).mean() > 0.2
+    assert np.abs(res.head_transforms[emph][:, 2]).max() > 1.0  # pixels
+
+
+def test_empty_person_layer_gives_a_still_clip(tmp_path):
+    lay = _blob_layers()
+    lay.person[:] = 0
+    res = render_motion(lay, speech_features(10, FPS), tmp_path / "empty.mp4", seed=2)
+    assert res.n_frames == 10 and res.rig.source == "none"
+    frames = list(iter_frames(res.path))
+    assert all(np.array_equal(frames[0], f) for f in frames)
