@@ -148,6 +148,14 @@ def cmd_ui(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from vidpipe.bench import run_bench
+
+    _workspace(args)
+    run_bench(quick=args.quick, keep=Path(args.keep) if args.keep else None)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vidpipe", description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", help="workspace folder (default: $VIDPIPE_WORKSPACE or "
@@ -197,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="print a project's timeline from its memory state")
     p.add_argument("project")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("bench", help="measure real-time factors, Dagster's share, re-render "
+                                     "cost and peak memory on this machine")
+    p.add_argument("--quick", action="store_true", help="720p only and shorter recordings")
+    p.add_argument("--keep", help="keep the bench workspaces in this folder")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("ui", help="start the Dagster UI on this workspace")
     p.add_argument("--host", default="127.0.0.1")

@@ -82,7 +82,10 @@ def segment_plan(project: Project, analysis, index: int) -> SegmentPlan:
     spec = project.spec
     span = analysis.segments[index]
     seg = segment_key(index)
-    scene, garment = spec.look_at(span.start_s)
+    # A forced cut at a scene change moves into the nearest pause, possibly just before the
+    # change time; the span remembers which change its start stands for.
+    change_at = getattr(span, "change_at_s", None)
+    scene, garment = spec.look_at(change_at if change_at is not None else span.start_s)
     tryon_seed = derive_seed(spec.seed, "tryon_image")
     akey = audio_key(project)
     work = spec.output.working_size

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 
 def frame_at(sample: int, sample_rate: int, fps: int) -> int:
-    """Index of the first frame that starts at or after `sample` (round half up)."""
+    """The frame whose time slot holds `sample`, rounding half up: frame f owns the audio
+    centred on f / fps, so segment boundaries map to frame boundaries without drift."""
     return (sample * fps * 2 + sample_rate) // (sample_rate * 2)
 
 

@@ -159,7 +159,7 @@ class FailingBackends(BackendResource):
     fail_first_frame: int
     marker: str
 
-    def get(self, kind):
+    def get(self, kind, choices=None, on_progress=None):
         from pathlib import Path
 
         return FailOnce(self.fail_first_frame, Path(self.marker))

@@ -428,14 +428,22 @@ def concat_with_audio(clips: Sequence[str | Path], audio_wav: str | Path, out: s
             fh.write("ffconcat version 1.0\n")
             for c in clips:
                 fh.write(_concat_list_line(c))
-        vf = f"setpts=N/({fps}*TB)"
-        if pad:
-            vf += f",tpad=stop_mode=clone:stop={pad}"
+        # Segments already in the delivery format join by stream copy: no re-encode, no
+        # generation loss, and seconds instead of a full encode. Anything else is re-encoded.
+        copyable = not pad and all(
+            i.video_codec == "h264" and i.pix_fmt == "yuv420p" and round(i.fps) == fps
+            for i in infos)
+        if copyable:
+            video_args = ["-c:v", "copy"]
+        else:
+            vf = f"setpts=N/({fps}*TB)"
+            if pad:
+                vf += f",tpad=stop_mode=clone:stop={pad}"
+            video_args = ["-vf", vf, "-r", str(fps), "-fps_mode", "cfr", "-c:v", "libx264",
+                          "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
         cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
                "-f", "concat", "-safe", "0", "-i", list_name, "-i", str(audio_wav),
-               "-map", "0:v:0", "-map", "1:a:0", "-vf", vf, "-r", str(fps),
-               "-fps_mode", "cfr", "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
-               "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "192k",
+               "-map", "0:v:0", "-map", "1:a:0", *video_args, "-c:a", "aac", "-b:a", "192k",
                "-movflags", "+faststart", "-f", "mp4", str(tmp)]
         _run(cmd, f"joining {len(clips)} clips into {out}")
         info = probe_video(tmp)

@@ -98,10 +98,14 @@ def distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(np.asarray(a, np.float32) - np.asarray(b, np.float32)))
 
 
-def trend(values: list[float | None]) -> float | None:
-    """Least-squares slope of `values` against their index (None entries skipped)."""
+def trend(values: list[float | None], min_points: int = 3) -> float | None:
+    """Least-squares slope of `values` against their index (None entries skipped).
+
+    Two segments give a difference, not a trend (head pose alone moves a segment's mean by
+    ~0.04), so fewer than `min_points` values give None.
+    """
     pts = [(i, v) for i, v in enumerate(values) if v is not None]
-    if len(pts) < 2:
+    if len(pts) < min_points:
         return None
     x = np.array([p[0] for p in pts], np.float64)
     y = np.array([p[1] for p in pts], np.float64)

@@ -28,7 +28,7 @@ from vidpipe.qa.models import ProjectQA, SegmentQA
 log = logging.getLogger(__name__)
 
 PLANNED_CLOSED = 0.02  # features.mouth_open below this: the plan wants the mouth shut
-MIN_SYNC_R = 0.2  # below this best correlation there is no sync signal to locate an offset in
+MIN_SYNC_R = 0.3  # below this best correlation there is no sync signal to locate an offset in
 
 
 @dataclass

@@ -49,4 +49,4 @@ def test_no_face_is_none():
 
 def test_trend_is_the_slope_per_segment():
     assert identity.trend([0.2, 0.25, 0.3, None, 0.4]) == pytest.approx(0.05)
-    assert identity.trend([0.2]) is None
+    assert identity.trend([0.2, 0.3]) is None  # two points are not a trend

@@ -33,7 +33,7 @@ from vidpipe.render.embedded.layers import CompositeLayers, compose_layers
 
 MEDIUM_HEAD_TOP = 0.36  # head top of an upper-body person, fraction of the frame height
 FULL_BODY_HEIGHT = (0.5, 0.68)  # full-body person height range, fraction of the frame height
-REINHARD_STRENGTH = 0.4
+REINHARD_STRENGTH = 0.45
 
 
 @dataclass
@@ -87,6 +87,47 @@ def _analyse_person(rgba: np.ndarray) -> _PersonInfo:
                        hips=None if hips is None else np.asarray(hips, np.float64),
                        shoulders=None if shoulders is None else np.asarray(shoulders, np.float64),
                        shoulder_width=sw, centre_x=centre_x)
+
+
+def complete_head(rgba: np.ndarray) -> tuple[np.ndarray, int]:
+    """Studio photos often crop the top of the hair. A head cut flat by the photo's top
+    edge would show as a flat line in the frame, so a rounded cap is added above it (the
+    head outline continued as an ellipse, filled with the mirrored hair). Returns the padded
+    cut-out and the number of rows added on top (0 when the head is not cut)."""
+    h, w = rgba.shape[:2]
+    a = rgba[..., 3].astype(np.float32) / 255.0
+    row0 = np.nonzero(a[0] > 0.5)[0]
+    if row0.size == 0:
+        return rgba, 0
+    x_l, x_r = float(row0.min()), float(row0.max())
+    w0 = (x_r - x_l + 1) / 2
+    if w0 > 0.35 * w:
+        return rgba, 0  # not a head (something wide runs off the top)
+    xc = (x_l + x_r) / 2
+    # the head's half-width: widest alpha run around xc within the next rows
+    look = max(4, int(3 * w0))
+    half = w0
+    for y in range(1, min(h, look)):
+        run = np.nonzero(a[y] > 0.5)[0]
+        run = run[np.abs(run - xc) < 2.5 * w0]
+        if run.size:
+            half = max(half, (run.max() - run.min() + 1) / 2)
+    b = 1.15 * half
+    yc = b * np.sqrt(max(0.0, 1 - (w0 / half) ** 2))
+    pad = int(np.ceil(b - yc)) + 2
+    if pad <= 2:
+        return rgba, 0
+    out = np.zeros((h + pad, w, 4), np.uint8)
+    out[pad:] = rgba
+    # mirrored hair above the cut
+    m = min(pad, h)
+    out[:pad][pad - m:, :, :3] = rgba[:m][::-1, :, :3]
+    yy, xx = np.mgrid[0:pad, 0:w].astype(np.float32)
+    yrel = yy - pad - yc  # rows relative to the ellipse centre, yc below the cut
+    r = np.sqrt(((xx - xc) / half) ** 2 + (yrel / b) ** 2)
+    cap = np.clip((1.0 - r) * half / 1.5 + 0.5, 0, 1)
+    out[:pad, :, 3] = np.clip(cap * 255 + 0.5, 0, 255).astype(np.uint8)
+    return out, pad
 
 
 def fit_scene(scene_rgb: np.ndarray, depth: DepthEstimate, frame_size: tuple[int, int]
@@ -202,6 +243,7 @@ def build_composite(person_rgba: np.ndarray, scene_rgb: np.ndarray, depth: Depth
     if person_rgba.ndim != 3 or person_rgba.shape[2] != 4:
         raise ValueError("person_rgba must be H x W x 4")
     bg, dframe, horizon, ground, k_scene, crop_x = fit_scene(scene_rgb, depth, (W, H))
+    person_rgba, _ = complete_head(person_rgba)
     info = _analyse_person(person_rgba)
     rng = np.random.default_rng(seed)
 
@@ -212,11 +254,13 @@ def build_composite(person_rgba: np.ndarray, scene_rgb: np.ndarray, depth: Depth
         want_h = float(np.mean(FULL_BODY_HEIGHT)) * H
         # eye-level perspective: a standing person's height ~ 1.05 x (feet row - horizon)
         y_feet = horizon + want_h / 1.05
-        y_feet = float(np.clip(y_feet, lo + 0.15 * (hi - lo), 0.96 * H))
-        h_geo = 1.05 * (y_feet - horizon)
-        near = float(dframe[int(np.clip(y_feet, 0, H - 1)), W // 2])
-        h_depth = (0.45 + 0.3 * near) * H
-        height = h_geo if FULL_BODY_HEIGHT[0] * H <= h_geo <= FULL_BODY_HEIGHT[1] * H else h_depth
+        y_feet = float(np.clip(y_feet, lo + 0.15 * (hi - lo), 0.9 * H))
+        if 0.05 * H <= horizon <= 0.8 * H:
+            height = 1.05 * (y_feet - horizon)
+        else:
+            # no usable horizon in frame: the depth of the ground row says how near it is
+            near = float(dframe[int(np.clip(y_feet, 0, H - 1)), W // 2])
+            height = (0.45 + 0.3 * near) * H
         height = float(np.clip(height, FULL_BODY_HEIGHT[0] * H, FULL_BODY_HEIGHT[1] * H))
         s = height / span
         base_src = info.feet

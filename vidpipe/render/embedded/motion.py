@@ -316,6 +316,8 @@ class MotionRenderer:
         self.person = _bleed_rgb(np.ascontiguousarray(layers.person, dtype=np.uint8))
         self.shadow = np.ascontiguousarray(layers.shadow, dtype=np.float32)
         h, w = self.background.shape[:2]
+        if rig is not None and rig.source == "none":
+            rig = None
         self.rig = rig if rig is not None else detect_rig(self.person, layers.anchor)
         self.static = compose(self.background, self.person, self.shadow)
         if self.rig is None:  # no person: every frame is the still composite
@@ -431,9 +433,10 @@ def render_motion(layers: CompositeLayers, features: FrameFeatures, out_path: Pa
     """Write an MP4 of exactly `features.n_frames` frames at `features.fps`.
 
     `size` (w, h) resizes the layers first (default: the layers' size). `rig` may be given
-    to skip detection (e.g. when rendering many segments of the same layers). `crf` of the
-    clip: the default 0 is lossless (H.264 High 4:4:4 Predictive profile: an intermediate for
-    ffmpeg, not for browsers). Separately encoded lossy segments each start with an I-frame
+    to skip detection (e.g. `MotionResult.rig` of an earlier segment of the same layers at
+    the same size; detection is deterministic, so omitting it gives the same frames).
+    `crf` of the clip: the default 0 is lossless (H.264 High 4:4:4 Predictive profile: an
+    intermediate for ffmpeg, not for browsers). Separately encoded lossy segments each start with an I-frame
     whose independent coding noise shows as a faint texture "pop" at every join (measured
     ~1.2 levels mean over the person at crf 12, 10x a normal frame step); lossless working
     clips remove it, and a later lossy upscale of smoother content no longer shows it.

@@ -133,13 +133,16 @@ def garment_layout(mask: np.ndarray) -> GarmentLayout:
     sh_l = np.array([arm_l, top_edge(arm_l)], np.float64)
     sh_r = np.array([arm_r, top_edge(arm_r)], np.float64)
     # neck opening at the top
-    nrow = int(top + 0.015 * G)
+    # neck opening: the collar's width a little below the top (the very top row may be a
+    # label or the peak of a curved back collar), centred on the garment
+    neck = (cx - 0.17 * body_w, cx + 0.17 * body_w)
+    nrow = int(top + 0.03 * G)
     runs = _runs(mask[nrow] > 0)
     if runs:
         a, b = min(runs, key=lambda r: abs((r[0] + r[1]) / 2 - cx))
-        neck = (float(a), float(b))
-    else:
-        neck = (cx - 0.15 * body_w, cx + 0.15 * body_w)
+        half = min(abs(cx - a), abs(b - cx))
+        if 0.1 * body_w <= half <= 0.35 * body_w:
+            neck = (cx - half, cx + half)
     rows = np.linspace(armpit_y, hem_y, 5)
     left = np.array([np.nanmedian(ext[max(top, int(r) - 4):int(r) + 5, 0]) for r in rows])
     right = np.array([np.nanmedian(ext[max(top, int(r) - 4):int(r) + 5, 1]) for r in rows])
@@ -178,6 +181,40 @@ def garment_layout(mask: np.ndarray) -> GarmentLayout:
     return GarmentLayout(mask=mask, top=float(top), neck=neck, shoulder_l=sh_l, shoulder_r=sh_r,
                          armpit_y=float(armpit_y), rows=rows, left=left, right=right,
                          hem_y=hem_y, sleeves=sleeves)
+
+
+def neck_opening(garment: np.ndarray, layout: GarmentLayout) -> np.ndarray:
+    """Float mask of the inside of the back seen through the front neckline of a flat shot
+    (a darker patch hanging from the collar between the neck edges). Worn, that is where
+    the neck and chest show, not fabric."""
+    mask = layout.mask > 0
+    H, W = mask.shape
+    G = layout.hem_y - layout.top
+    y0, y1 = int(layout.top), int(min(H, layout.top + 0.4 * G))
+    x0 = int(max(0, layout.shoulder_l[0]))
+    x1 = int(min(W, layout.shoulder_r[0] + 1))
+    out = np.zeros((H, W), np.float32)
+    if y1 - y0 < 8 or x1 - x0 < 8:
+        return out
+    L = _lab(garment)[..., 0]
+    body = mask[y0:y1, x0:x1]
+    ref = float(np.median(L[y0:y1, x0:x1][body]))
+    dark = np.zeros((H, W), np.uint8)
+    dark[y0:y1, x0:x1] = (L[y0:y1, x0:x1] < ref - max(6.0, 0.18 * ref)) & body
+    dark = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+    dark = cv2.morphologyEx(dark, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
+    n, labels, stats, cents = cv2.connectedComponentsWithStats(dark, 8)
+    nx0, nx1 = layout.neck
+    ncx = (nx0 + nx1) / 2
+    for i in range(1, n):
+        x, y, w, h, area = stats[i]
+        # hangs from the collar (starts in the top rows), centred on the neck, not huge
+        if (y <= layout.top + 0.06 * G and abs(cents[i][0] - ncx) < 0.25 * (nx1 - nx0 + 1)
+                and w <= 1.3 * (nx1 - nx0 + 1) and area < 0.08 * mask.sum()):
+            out[labels == i] = 1.0
+    if out.any():
+        out = cv2.GaussianBlur(out, (0, 0), 1.5)
+    return out
 
 
 # --------------------------------------------------------------------------- warping
@@ -338,6 +375,14 @@ class _ColourModel:
         d = lab.reshape(-1, 3) * np.array([0.35, 1.0, 1.0], np.float32) - self.mean.astype(np.float32)
         m = ((d @ self.inv.astype(np.float32)) * d).sum(axis=1)
         return np.sqrt(np.maximum(m, 0)).reshape(lab.shape[:2])
+
+
+def _skin_rgb(model: "_ColourModel") -> np.ndarray:
+    """sRGB uint8 of the skin model's mean colour."""
+    lab = model.mean / np.array([0.35, 1.0, 1.0])
+    lab8 = np.array([lab[0] * 255 / 100, lab[1] + 128, lab[2] + 128], np.float64)
+    px = np.clip(lab8, 0, 255).astype(np.uint8).reshape(1, 1, 3)
+    return cv2.cvtColor(px, cv2.COLOR_LAB2RGB).reshape(3)
 
 
 def _fill_colour(lin: np.ndarray, weight: np.ndarray, side: int = 192) -> np.ndarray:
@@ -501,8 +546,8 @@ def try_on(person_rgb: np.ndarray, garment_rgb: np.ndarray, *, seed: int) -> Try
     out_l = (shl - shr) / sw
     edge_l = _scan(alpha, shl, out_l, 0.6 * sw) or 0.12 * sw
     edge_r = _scan(alpha, shr, -out_l, 0.6 * sw) or 0.12 * sw
-    p_sh_l = shl + out_l * 0.85 * edge_l
-    p_sh_r = shr - out_l * 0.85 * edge_r
+    p_sh_l = shl + out_l * 0.95 * edge_l
+    p_sh_r = shr - out_l * 0.95 * edge_r
     for pt in (p_sh_l, p_sh_r):
         rise = _scan(alpha, pt, np.array([0.0, -1.0]), 0.4 * sw) or 0.08 * sw
         pt[1] -= rise + 0.02 * sw
@@ -513,24 +558,40 @@ def try_on(person_rgb: np.ndarray, garment_rgb: np.ndarray, *, seed: int) -> Try
     g_len = G.hem_y - g_sh_mid[1]
     p_len = float(np.clip(g_len * s, 0.9 * torso_len, 1.2 * torso_len))
     g_rows_t = (G.rows - g_sh_mid[1]) / max(g_len, 1.0)
-    p_left, p_right = [], []
-    last = None
-    for t in g_rows_t:
-        y = p_sh_mid[1] + down[1] * t * p_len
+    ys_mesh = p_sh_mid[1] + down[1] * g_rows_t * p_len
+    # the torso's sides, measured on many rows and fitted with straight lines (robust to a
+    # hand or an elbow touching the body on a few rows)
+    samples = []
+    for y in np.linspace(ys_mesh[0], ys_mesh[-1], 24):
         frac = (y - sh_mid[1]) / max(hip_mid[1] - sh_mid[1], 1.0)
         xc = float(sh_mid[0] + (hip_mid[0] - sh_mid[0]) * frac)
         ext = _torso_extent(alpha, arm_lines, y, xc, sw)
-        if ext is None:
-            ext = last if last is not None else (xc - 0.5 * p_sw, xc + 0.5 * p_sw)
-        l, r = ext
-        w_ok = float(np.clip(r - l, 0.7 * sw, 1.7 * sw))
-        c = (l + r) / 2
-        last = (c - w_ok / 2, c + w_ok / 2)
-        margin = 0.04 * sw
-        p_left.append([c - w_ok / 2 - margin, y])
-        p_right.append([c + w_ok / 2 + margin, y])
-    p_left = np.array(p_left)
-    p_right = np.array(p_right)
+        if ext is not None and 0.6 * sw <= ext[1] - ext[0] <= 1.8 * sw:
+            samples.append((y, ext[0], ext[1]))
+    margin = 0.04 * sw
+    if len(samples) >= 4:
+        arr = np.array(samples)
+        fits = []
+        for col in (1, 2):
+            keep = np.ones(len(arr), bool)
+            for _ in range(2):
+                coef = np.polyfit(arr[keep, 0], arr[keep, col], 1)
+                res = np.abs(np.polyval(coef, arr[:, 0]) - arr[:, col])
+                mad = np.median(res[keep]) + 1.0
+                keep = res <= 2.5 * mad
+                if keep.sum() < 3:
+                    keep = np.ones(len(arr), bool)
+            fits.append(coef)
+        lefts = np.polyval(fits[0], ys_mesh)
+        rights = np.polyval(fits[1], ys_mesh)
+    else:
+        frac = (ys_mesh - sh_mid[1]) / max(hip_mid[1] - sh_mid[1], 1.0)
+        xcs = sh_mid[0] + (hip_mid[0] - sh_mid[0]) * frac
+        lefts, rights = xcs - 0.5 * p_sw, xcs + 0.5 * p_sw
+    widths = np.clip(rights - lefts, 0.7 * sw, 1.7 * sw)
+    centres = (lefts + rights) / 2
+    p_left = np.stack([centres - widths / 2 - margin, ys_mesh], axis=1)
+    p_right = np.stack([centres + widths / 2 + margin, ys_mesh], axis=1)
     # collar: the garment's top, scaled, above the shoulder line
     p_neck_y = p_sh_mid[1] - (g_sh_mid[1] - G.top) * s
     g_ncx = (G.neck[0] + G.neck[1]) / 2
@@ -557,7 +618,7 @@ def try_on(person_rgb: np.ndarray, garment_rgb: np.ndarray, *, seed: int) -> Try
         slen = float(min(g_slen * s, 0.92 * upper))
         cuff_w = float(np.hypot(*(g_c2 - g_c1))) * s
         outer = edge_l if side == "l" else edge_r
-        half_out = max(1.15 * outer, 0.45 * cuff_w, 0.14 * sw)
+        half_out = max(1.3 * outer, 0.45 * cuff_w, 0.14 * sw)
         half_in = max(0.14 * sw, 0.4 * cuff_w)
         end = joint + axis * slen
         dst_q = [p_sh_l if side == "l" else p_sh_r, end + outward * half_out,
@@ -573,7 +634,8 @@ def try_on(person_rgb: np.ndarray, garment_rgb: np.ndarray, *, seed: int) -> Try
     solid = cv2.erode(gmask, np.ones((5, 5), np.uint8)) > 0
     g_lin = np.where(solid[..., None], g_lin, _fill_colour(g_lin, solid.astype(np.float32)))
     primary = _primary_colours(garment, solid, seed=seed)
-    src = np.concatenate([g_lin, gm_f[..., None], primary[..., None]],
+    opening = neck_opening(garment, G)
+    src = np.concatenate([g_lin, gm_f[..., None], primary[..., None], opening[..., None]],
                          axis=2).astype(np.float32)
     body, body_cov = _warp_triangles(src, src_tris, dst_tris, (H, W))
     if sleeve_src:
@@ -587,7 +649,10 @@ def try_on(person_rgb: np.ndarray, garment_rgb: np.ndarray, *, seed: int) -> Try
     lin = body[..., :3] * (body_a > 0)[..., None]
     lin = np.where((slv_a > 0.5)[..., None], slv[..., :3], lin)
     prim = np.where(slv_a > 0.5, slv[..., 4], body[..., 4])
-    warped = np.maximum(body_a, slv_a) * (~head) * (~neck)
+    # the neckline: where the flat shot shows the inside of the back, the wearer's neck and
+    # chest show (their own skin if it is there, else a skin-coloured fill)
+    open_w = body[..., 5] * (body_a > 0) * (slv_a < 0.5)
+    warped = np.maximum(body_a * (1 - open_w), slv_a) * (~head) * (~neck)
 
     # ---------------------------------------------------------------- old clothing
     # what the person wore on the torso and is not under the new garment (sides, a longer
@@ -605,7 +670,8 @@ def try_on(person_rgb: np.ndarray, garment_rgb: np.ndarray, *, seed: int) -> Try
         d_cloth = colour_distance(cloth)
         cloth_like = (d_cloth < 3.5) & (d_cloth < d_skin)
         band = (yy >= min(p_sh_l[1], p_sh_r[1]) - 0.1 * sw) & (yy <= p_left[-1][1] + 0.03 * sw)
-        cand = cloth_like & band & (alpha > 0.5) & ~head & ~hands & ~(neck & skin_like)
+        cand = (cloth_like & band & (alpha > 0.5) & ~head & ~hands & ~(neck & skin_like)
+                & (open_w < 0.5))
         cov = warped > 0.5
         dist = cv2.distanceTransform((~cov).astype(np.uint8), cv2.DIST_L2, 3)
         cand &= dist < 0.4 * sw
@@ -655,6 +721,14 @@ def try_on(person_rgb: np.ndarray, garment_rgb: np.ndarray, *, seed: int) -> Try
     shaded = _to_srgb(lin * shade[..., None])
     a3 = g_alpha[..., None]
     out = person.astype(np.float32) * (1 - a3) + shaded * a3
+    # skin fill in the neckline where the person wore something else there
+    if skin is not None and open_w.max() > 0:
+        s_a = open_w * (~skin_like) * (alpha > 0.5) * (~head)
+        s_a = np.clip(cv2.GaussianBlur(s_a.astype(np.float32), (0, 0), feather) - g_alpha, 0, 1)
+        if s_a.max() > 0:
+            skin_lin = _to_lin(_skin_rgb(skin))
+            skin_img = _to_srgb(skin_lin.reshape(1, 1, 3) * shade[..., None])
+            out = out * (1 - s_a[..., None]) + skin_img * s_a[..., None]
     image = np.clip(out + 0.5, 0, 255).astype(np.uint8)
     torso = np.array([p_sh_l, p_sh_r, p_right[-1], p_left[-1]], np.float32)
     return TryOnResult(image=image, garment_mask=g_alpha.astype(np.float32),

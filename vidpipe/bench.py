@@ -1,0 +1,214 @@
+"""`vidpipe bench`: performance as ratios measured in one run on this machine.
+
+Every render runs in a child process on a fresh workspace (so peak memory is per render and
+nothing is cached between measurements) and reports its wall time, the seconds spent inside
+stage functions, and its peak RSS. Ratios are computed from numbers taken in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO_FILES = ("dagster.yaml", "workspace.yaml")
+
+
+@dataclass
+class RenderSample:
+    wall_s: float
+    work_s: float
+    audio_s: float
+    segments: int
+    stage_s: dict[str, float]
+    peak_rss_mb: float
+
+    @property
+    def rtf(self) -> float:
+        return self.wall_s / self.audio_s
+
+    @property
+    def dagster_share(self) -> float:
+        return max(0.0, 1.0 - self.work_s / self.wall_s)
+
+
+def _work_seconds(project) -> tuple[float, dict[str, float]]:
+    """Seconds spent inside stage functions, from the cache sidecars written this render."""
+    per_stage: dict[str, float] = {}
+    for side in project.folder.rglob("*.key.json"):
+        record = json.loads(side.read_text())
+        stage = side.parent.name if side.parent.name != "segments" else "audio_analysis"
+        if side.parent == project.folder:
+            stage = "final_video"
+        per_stage[stage] = per_stage.get(stage, 0.0) + float(record.get("seconds", 0.0))
+    return sum(per_stage.values()), per_stage
+
+
+def _child(workspace: Path, name: str, invalidate: str | None) -> None:
+    """Render one project in this process and print a JSON sample on the last line."""
+    import os
+
+    os.environ["VIDPIPE_WORKSPACE"] = str(workspace)
+    os.environ["DAGSTER_HOME"] = str(workspace)
+    import dagster as dg
+
+    from vidpipe.render import steps
+    from vidpipe.render.runner import render_project
+    from vidpipe.workspace import Workspace
+
+    ws = Workspace(workspace)
+    project = ws.project(name)
+    if invalidate:
+        plan = next(p for p in steps.plans(project) if p.segment == invalidate)
+        for stage in ("motion_clip", "lipsync_clip", "upscaled_clip"):
+            plan[stage].path.with_name(plan[stage].path.name + ".key.json").unlink()
+        for side in project.folder.rglob("*.key.json"):  # count only this render's work
+            record = json.loads(side.read_text())
+            record["seconds"] = 0.0
+            side.write_text(json.dumps(record))
+    # Import the stage modules first: their one-off import cost is not orchestration.
+    import vidpipe.definitions  # noqa: F401
+    import vidpipe.render.embedded.backend  # noqa: F401
+    from vidpipe.render.embedded import (composite, lipsync, matte, motion, tryon,  # noqa: F401
+                                         upscale)
+
+    with dg.DagsterInstance.get() as instance:
+        start = time.perf_counter()
+        report = render_project(ws, name, instance)
+        wall = time.perf_counter() - start
+    if not report.ok:
+        raise SystemExit(f"render failed: {report.failed}")
+    work, per_stage = _work_seconds(project)
+    analysis = steps.load_analysis(project)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps({"wall_s": wall, "work_s": work, "audio_s": analysis.duration_s,
+                      "segments": len(analysis.segments), "stage_s": per_stage,
+                      "peak_rss_mb": peak}))
+
+
+def _speech(seconds: float, out: Path) -> Path:
+    """The demo speech repeated (with its own pauses) to about `seconds`."""
+    import soundfile as sf
+
+    from vidpipe.demo.inputs import SPEECH
+
+    one, rate = sf.read(SPEECH, dtype="float32")
+    reps = max(1, int(np.ceil(seconds / (len(one) / rate))))
+    audio = np.concatenate([one] * reps)[: int(seconds * rate)]
+    sf.write(out, audio, rate)
+    return out
+
+
+def _workspace(root: Path) -> Path:
+    from vidpipe.workspace import find_workspace
+
+    here = find_workspace()
+    root.mkdir(parents=True, exist_ok=True)
+    for name in REPO_FILES:
+        shutil.copy(here / name, root / name)
+    return root
+
+
+def _new(root: Path, name: str, size: tuple[int, int], seconds: float | None) -> None:
+    from vidpipe.demo.images import write_demo_inputs
+    from vidpipe.demo.inputs import SPEECH
+    from vidpipe.project import OutputSettings
+    from vidpipe.workspace import NewProjectRequest, Workspace, create_project
+
+    inputs = root / "inputs"
+    files = write_demo_inputs(inputs)
+    audio = _speech(seconds, inputs / f"speech{seconds}.wav") if seconds else SPEECH
+    create_project(Workspace(root), NewProjectRequest(
+        name=name, person=files["person"], garment=files["garment"], scene=files["scene"],
+        audio=audio, output=OutputSettings(width=size[0], height=size[1], fps=25)))
+
+
+def _render(root: Path, name: str, invalidate: str | None = None) -> RenderSample:
+    cmd = [sys.executable, "-m", "vidpipe.bench", "--child", str(root), name]
+    if invalidate:
+        cmd += ["--invalidate", invalidate]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"bench render of {name} failed:\n{out.stderr[-3000:]}")
+    return RenderSample(**json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def run_bench(quick: bool = False, keep: Path | None = None) -> str:
+    lines = []
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    tmp = Path(keep or tempfile.mkdtemp(prefix="vidpipe-bench-"))
+    say(f"vidpipe bench on {tmp} ({'quick' if quick else 'full'})")
+    stages = ["tryon_image", "person_matte", "depth_map", "composite", "motion_clip",
+              "lipsync_clip", "upscaled_clip", "final_video"]
+    resolutions = [(1280, 720)] if quick else [(1280, 720), (1920, 1080)]
+    samples = {}
+    for w, h in resolutions:
+        root = _workspace(tmp / f"r{h}")
+        _new(root, "bench", (w, h), None)
+        samples[h] = s = _render(root, "bench")
+        say(f"\n{w}x{h}@25, {s.audio_s:.1f} s of audio, {s.segments} segments")
+        say(f"  {'stage':16}{'seconds':>9}{'RTF':>8}")
+        for stage in ["audio_analysis", "scene_analysis"] + stages:
+            if stage in s.stage_s:
+                say(f"  {stage:16}{s.stage_s[stage]:9.2f}{s.stage_s[stage] / s.audio_s:8.2f}")
+        say(f"  {'total (wall)':16}{s.wall_s:9.2f}{s.rtf:8.2f}   target <= 2 (aim 1)")
+        say(f"  Dagster and bookkeeping share of wall time: {s.dagster_share:.1%}   target <= 10%")
+
+    seg_seconds = 25.0 if quick else 50.0
+    root = _workspace(tmp / "tenseg")
+    _new(root, "tenseg", (640, 360), seg_seconds)
+    full = _render(root, "tenseg")
+    from vidpipe.render import steps
+    from vidpipe.workspace import Workspace
+
+    victim = steps.plans(Workspace(root).project("tenseg"))[full.segments // 2].segment
+    one = _render(root, "tenseg", invalidate=victim)
+    say(f"\nre-render one changed segment ({victim}) of a {full.segments}-segment project "
+        f"(640x360): {one.wall_s:.1f} s vs full {full.wall_s:.1f} s = {one.wall_s / full.wall_s:.3f}"
+        f" of the full render; target <= 1.5/N = {1.5 / full.segments:.3f}")
+
+    short_s, long_s = (15.0, 45.0) if quick else (30.0, 180.0)
+    mem = {}
+    for secs in (short_s, long_s):
+        root = _workspace(tmp / f"mem{int(secs)}")
+        _new(root, "mem", (640, 360), secs)
+        mem[secs] = _render(root, "mem")
+    a, b = mem[short_s], mem[long_s]
+    say(f"\npeak memory (640x360): {a.peak_rss_mb:.0f} MB for {a.audio_s:.0f} s, "
+        f"{b.peak_rss_mb:.0f} MB for {b.audio_s:.0f} s = {b.peak_rss_mb / a.peak_rss_mb:.2f}x "
+        f"for {b.audio_s / a.audio_s:.1f}x the audio; target: independent of length (~1.0x)")
+    say(f"  RTF at 640x360: {a.rtf:.2f} ({a.audio_s:.0f} s), {b.rtf:.2f} ({b.audio_s:.0f} s)")
+    if keep is None:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vidpipe bench")
+    parser.add_argument("--quick", action="store_true", help="720p only, shorter recordings")
+    parser.add_argument("--keep", help="keep the bench workspaces in this folder")
+    parser.add_argument("--child", nargs=2, metavar=("WORKSPACE", "PROJECT"), help=argparse.SUPPRESS)
+    parser.add_argument("--invalidate", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        _child(Path(args.child[0]), args.child[1], args.invalidate)
+        return 0
+    run_bench(quick=args.quick, keep=Path(args.keep) if args.keep else None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
