@@ -83,7 +83,9 @@ def _child(workspace: Path, name: str, invalidate: str | None) -> None:
 
     with dg.DagsterInstance.get() as instance:
         start = time.perf_counter()
-        report = render_project(ws, name, instance)
+        from vidpipe.cli import default_jobs
+
+        report = render_project(ws, name, instance, jobs=default_jobs())
         wall = time.perf_counter() - start
     if not report.ok:
         raise SystemExit(f"render failed: {report.failed}")

@@ -7,8 +7,10 @@ written after the file itself, so a file without a matching key is always redone
 
 from __future__ import annotations
 
+import fcntl
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -49,10 +51,31 @@ def is_current(path: Path, key: str) -> bool:
     return read_cached(path, key) is not None
 
 
+@contextmanager
+def _exclusive(path: Path):
+    """One producer per output at a time, across processes: segments rendered in parallel
+    that share a still wait for the first one and then reuse its file."""
+    lock = path.with_name(f".{path.name}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def produce(path: Path, key: str, make: Callable[[Path], StageFacts]) -> StageResult:
     """Return the cached output for `key`, or run `make(tmp_path)` and rename it into place."""
     if (hit := read_cached(path, key)) is not None:
         return hit
+    with _exclusive(path):
+        if (hit := read_cached(path, key)) is not None:
+            return hit
+        return _make(path, key, make)
+
+
+def _make(path: Path, key: str, make: Callable[[Path], StageFacts]) -> StageResult:
     start = time.perf_counter()
     with atomic_path(path) as tmp:
         facts = make(tmp)

@@ -72,15 +72,20 @@ def cmd_new(args) -> int:
     return 0
 
 
-def _render(ws: Workspace, name: str, backends=None) -> int:
+def _render(ws: Workspace, name: str, backends=None, jobs: int | None = None) -> int:
     from vidpipe.cli_progress import ProgressBar, print_report
     from vidpipe.render.runner import render_project
 
     with ProgressBar() as bar:
         report = render_project(ws, name, _instance(), backends=backends, progress=bar,
-                                on_plan=bar.plan)
+                                on_plan=bar.plan, jobs=jobs or default_jobs())
     print_report(ws.project(name), report)
     return 0 if report.ok else 1
+
+
+def default_jobs() -> int:
+    """Segments rendered at once: one per core, at most 2 (each stage uses some threads too)."""
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 def _backends(args):
@@ -99,7 +104,7 @@ def cmd_render(args) -> int:
         project.spec.backend = args.backend
         project.save()
         print(f"{project.name}: backend set to {args.backend} in project.yaml")
-    return _render(ws, args.project, _backends(args))
+    return _render(ws, args.project, _backends(args), args.jobs)
 
 
 def cmd_comfy_check(args) -> int:
@@ -186,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="switch the project's backend (saved in project.yaml)")
     p.add_argument("--comfy-url", action="append", metavar="URL",
                    help="a ComfyUI server (repeat for several; default $VIDPIPE_COMFY_URLS)")
+    p.add_argument("--jobs", type=int, help="segments rendered at once (default: 2 on 2+ cores)")
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("comfy", help="ComfyUI servers")

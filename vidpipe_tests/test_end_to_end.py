@@ -46,7 +46,7 @@ def rendered(tmp_path_factory):
     ws = Workspace(root)
     _new_project(ws, "e2e", tmp_path_factory.mktemp("inputs"))
     with dg.DagsterInstance.from_config(str(root)) as instance:
-        report = render_project(ws, "e2e", instance)
+        report = render_project(ws, "e2e", instance, jobs=2)  # segments in 2 processes
         yield ws, ws.project("e2e"), report, instance
 
 
@@ -70,8 +70,10 @@ def test_every_segment_completed_in_memory_and_in_dagster(rendered):
     ws, project, report, instance = rendered
     state = MemoryStore(project.memory_path).read()
     assert [e.status for e in state.timeline] == ["completed"] * len(state.timeline)
-    # shared stills are computed once (the first segment) and reused by the others
-    assert set(state.timeline[0].stage_seconds) == set(steps.SEGMENT_STEPS)
+    # shared stills are computed once (by whichever segment got there first, even with
+    # segments rendering in parallel) and reused by the others
+    for still in ("tryon_image", "person_matte", "depth_map", "composite"):
+        assert sum(still in e.stage_seconds for e in state.timeline) == 1, still
     assert all({"motion_clip", "lipsync_clip", "upscaled_clip"} <= set(e.stage_seconds)
                and set(e.outputs) == set(steps.SEGMENT_STEPS) for e in state.timeline)
     done = instance.get_materialized_partitions(dg.AssetKey("upscaled_clip"))

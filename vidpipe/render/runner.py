@@ -59,6 +59,78 @@ def _failure_reason(result: dg.ExecuteInProcessResult) -> str:
     return "run failed"
 
 
+def _render_one(defs: dg.Definitions, name: str, segment: str, instance: dg.DagsterInstance,
+                tags: dict[str, str]) -> tuple[str, bool, str, str]:
+    result = _run(defs, render_segment.name, multi_key(name, segment), instance, tags)
+    return segment, result.success, result.run_id, "" if result.success else _failure_reason(result)
+
+
+_WORKER: dict = {}
+
+
+def _worker_init(ws_root: str, instance_ref, backends_spec: tuple[type, dict], events,
+                 tags) -> None:
+    progress = QueueProgress(events) if events is not None else None
+    cls, fields = backends_spec
+    _WORKER.update(defs=build_defs(ws_root, backends=cls(**fields), progress=progress),
+                   instance=dg.DagsterInstance.from_ref(instance_ref), tags=tags)
+
+
+def _worker_render(name: str, segment: str) -> tuple[str, bool, str, str]:
+    return _render_one(_WORKER["defs"], name, segment, _WORKER["instance"], _WORKER["tags"])
+
+
+class QueueProgress(Progress):
+    """Forwards stage events from a worker process to the parent's progress reporter."""
+
+    def __init__(self, queue) -> None:
+        self.queue = queue
+
+    def __call__(self, event) -> None:
+        self.queue.put(event)
+
+
+def _resource_spec(resource: BackendResource) -> tuple[type, dict]:
+    """Resources do not pickle; their class and field values do."""
+    return type(resource), {k: getattr(resource, k) for k in type(resource).model_fields}
+
+
+def _render_parallel(ws: Workspace, name: str, segments: list[str], instance: dg.DagsterInstance,
+                     backends: BackendResource, progress: Progress | None, tags: dict[str, str],
+                     jobs: int) -> list[tuple[str, bool, str, str]]:
+    import multiprocessing
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")  # forking a process running mediapipe is unsafe
+    events = ctx.Queue() if progress is not None else None
+    stop = threading.Event()
+
+    def pump() -> None:
+        while not stop.is_set():
+            try:
+                event = events.get(timeout=0.2)
+            except Exception:
+                continue
+            progress(event)
+
+    pumper = threading.Thread(target=pump, daemon=True) if events is not None else None
+    if pumper:
+        pumper.start()
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
+                                 initargs=(str(ws.root), instance.get_ref(),
+                                           _resource_spec(backends), events, tags)) as pool:
+            futures = [pool.submit(_worker_render, name, seg) for seg in segments]
+            return [f.result() for f in futures]
+    finally:
+        stop.set()
+        if pumper:
+            pumper.join(2)
+            while events is not None and not events.empty():
+                progress(events.get())
+
+
 def check_comfy(backends: BackendResource, choices: dict[str, str]) -> None:
     """Preflight: stop before anything is queued when a node, model or value is missing."""
     try:
@@ -71,8 +143,11 @@ def check_comfy(backends: BackendResource, choices: dict[str, str]) -> None:
 
 def render_project(ws: Workspace, name: str, instance: dg.DagsterInstance, *,
                    backends: BackendResource | None = None, progress: Progress | None = None,
-                   on_plan=None) -> RenderReport:
-    """Render what is not up to date; `on_plan(n_segments_to_render)` lets a caller size a bar."""
+                   on_plan=None, jobs: int = 1) -> RenderReport:
+    """Render what is not up to date; `on_plan(n_segments_to_render)` lets a caller size a bar.
+
+    `jobs` > 1 renders segments in that many worker processes at once (one Dagster run per
+    segment either way)."""
     started = time.perf_counter()
     project = ws.project(name)
     backends = backends or default_backends()
@@ -93,14 +168,21 @@ def render_project(ws: Workspace, name: str, instance: dg.DagsterInstance, *,
     report.up_to_date = [p.segment for p in plans if p not in todo]
     if on_plan:
         on_plan(len(todo))
-    for plan in todo:
-        result = _run(defs, render_segment.name, multi_key(name, plan.segment), instance, tags)
-        report.run_ids.append(result.run_id)
-        if result.success:
-            report.rendered.append(plan.segment)
+    # Shared stills (try-on, matte, depth, composite) are made once even when segments run
+    # in parallel: the cache holds a lock per output (vidpipe.cache.produce).
+    segments = [p.segment for p in todo]
+    if jobs > 1 and len(segments) > 1:
+        outcomes = _render_parallel(ws, name, segments, instance, backends, progress, tags,
+                                    min(jobs, len(segments)))
+    else:
+        outcomes = [_render_one(defs, name, seg, instance, tags) for seg in segments]
+    for segment, ok, run_id, reason in outcomes:
+        report.run_ids.append(run_id)
+        if ok:
+            report.rendered.append(segment)
         else:
-            entry = MemoryStore(project.memory_path).read().entry(plan.segment)
-            report.failed[plan.segment] = entry.reason or _failure_reason(result)
+            entry = MemoryStore(project.memory_path).read().entry(segment)
+            report.failed[segment] = entry.reason or reason
 
     if not report.failed:
         result = _run(defs, deliver_video.name, name, instance, tags)
