@@ -153,6 +153,30 @@ def cmd_ui(args) -> int:
     return 0
 
 
+def cmd_qa(args) -> int:
+    import json
+
+    from vidpipe.qa.models import Failure, ProjectQA
+    from vidpipe.qa.project_qa import qa_dir, qa_table
+    from vidpipe.render.runner import measure_project_quality
+
+    ws = _workspace(args)
+    report, evaluations = measure_project_quality(ws, args.project, _instance())
+    data = json.loads(report.read_text())
+    qa = ProjectQA.model_validate(data["qa"])
+    failures = [Failure.model_validate(f) for f in data["failures"]]
+    print(qa_table(qa, failures))
+    for f in failures:
+        print(f"  {'BLOCKING' if f.blocking else 'warning '} {f.message}")
+    checks = ", ".join(f"{e.check_name} {'passed' if e.passed else 'FAILED'}" for e in evaluations)
+    print(f"asset checks: {checks}")
+    sheet = qa_dir(ws.project(args.project)) / "contact_sheet.png"
+    if args.sheet:
+        print(f"contact sheet: {sheet}")
+    print(f"report: {report}")
+    return 0 if not any(f.blocking for f in failures) else 1
+
+
 def cmd_bench(args) -> int:
     from vidpipe.bench import run_bench
 
@@ -211,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="print a project's timeline from its memory state")
     p.add_argument("project")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("qa", help="measure the rendered video and run its asset checks")
+    p.add_argument("project")
+    p.add_argument("--sheet", action="store_true", help="print the contact sheet's path")
+    p.set_defaults(func=cmd_qa)
 
     p = sub.add_parser("bench", help="measure real-time factors, Dagster's share, re-render "
                                      "cost and peak memory on this machine")

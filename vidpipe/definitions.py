@@ -15,6 +15,7 @@ import dagster as dg
 
 from vidpipe.assets.analysis import audio_analysis, memory_state, scene_analysis
 from vidpipe.assets.delivery import final_video
+from vidpipe.assets.quality import video_qa
 from vidpipe.assets.segments import SEGMENT_ASSETS
 from vidpipe.jobs import JOBS
 from vidpipe.resources.backends import BackendResource
@@ -24,7 +25,8 @@ from vidpipe.sensors.batch import batch_render_schedule, render_dispatch_sensor
 from vidpipe.sensors.inbox import inbox_sensor
 from vidpipe.workspace import find_workspace
 
-ALL_ASSETS = [audio_analysis, scene_analysis, memory_state, *SEGMENT_ASSETS, final_video]
+ALL_ASSETS = [audio_analysis, scene_analysis, memory_state, *SEGMENT_ASSETS, final_video,
+              video_qa]
 
 
 EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}

@@ -6,6 +6,7 @@ import dagster as dg
 
 from vidpipe.assets.analysis import audio_analysis, memory_state, scene_analysis
 from vidpipe.assets.delivery import final_video
+from vidpipe.assets.quality import video_qa
 from vidpipe.assets.segments import SEGMENT_ASSETS
 from vidpipe.partitions import project_partitions, segment_in_project
 
@@ -20,4 +21,8 @@ deliver_video = dg.define_asset_job(
     "deliver_video", selection=[final_video], partitions_def=project_partitions,
     description="Join the segments and mux the speech into the final MP4.")
 
-JOBS = [analyze_project, render_segment, deliver_video]
+measure_quality = dg.define_asset_job(
+    "measure_quality", selection=[video_qa], partitions_def=project_partitions,
+    description="Measure the final video (lip-sync, identity, scene, joins) and run its checks.")
+
+JOBS = [analyze_project, render_segment, deliver_video, measure_quality]

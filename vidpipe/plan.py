@@ -30,6 +30,7 @@ CODE_VERSIONS: dict[str, str] = {
     "lipsync_clip": "1",
     "upscaled_clip": "1",
     "final_video": "1",
+    "video_qa": "1",
 }
 
 SEGMENT_STAGES = ["tryon_image", "person_matte", "depth_map", "composite", "motion_clip",

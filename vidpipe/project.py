@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from vidpipe.errors import InputError
 from vidpipe.partitions import slug_problem
+from vidpipe.qa.models import QABounds
 from vidpipe.storage import atomic_path, file_sha256, write_text_atomic
 
 PROJECT_FILE = "project.yaml"
@@ -88,6 +89,7 @@ class ProjectSpec(BaseModel):
     seed: int = 1234
     segmentation: SegmentationSettings = SegmentationSettings()
     timeline: list[TimelineChange] = []
+    qa: QABounds = QABounds()  # bounds `vidpipe qa` and the video_qa checks hold renders to
 
     @field_validator("name")
     @classmethod

@@ -11,6 +11,7 @@ summary of what was found.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -61,13 +62,16 @@ class ScenePhotoSummary(BaseModel):
     person_coverage: float  # share covered by people already in the scene (informative)
 
 
-def _header(path: Path) -> Image.Image:
+def _header(path: Path, max_side: int, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(path)
-    except Image.DecompressionBombError:
-        raise InputError(path, "image is absurdly large (decompression bomb refused)") from None
+    except Image.DecompressionBombError as exc:
+        m = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(m.group(1)) / 1e6:g} megapixels" if m else "its header"
+        raise InputError(path, f"image is absurdly large: {size} (at most {max_side} px a side "
+                               f"and {max_pixels / 1e6:g} megapixels)") from None
     except UnidentifiedImageError:
         raise InputError(path, "not an image (unrecognised file format)") from None
     except (OSError, ValueError, SyntaxError) as exc:
@@ -103,7 +107,7 @@ def load_image(path: str | Path, *, min_side: int = 256, max_side: int = 8192,
         raise InputError(path, "file is not readable (permission denied)")
     if path.stat().st_size == 0:
         raise InputError(path, "file is empty")
-    im = _header(path)
+    im = _header(path, max_side, max_pixels)
     try:
         w, h = im.size
         if w <= 0 or h <= 0:

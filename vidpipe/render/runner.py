@@ -16,7 +16,7 @@ import dagster as dg
 
 from vidpipe.definitions import build_defs, default_backends
 from vidpipe.errors import StageError
-from vidpipe.jobs import analyze_project, deliver_video, render_segment
+from vidpipe.jobs import analyze_project, deliver_video, measure_quality, render_segment
 from vidpipe.memory import MemoryStore
 from vidpipe.partitions import multi_key
 from vidpipe.render import steps
@@ -42,9 +42,9 @@ class RenderReport:
 
 def _run(defs: dg.Definitions, job: str, partition_key, instance: dg.DagsterInstance,
          tags: dict[str, str]) -> dg.ExecuteInProcessResult:
-    # Dagster's console logger prints every event at DEBUG; the CLI shows its own progress,
-    # and the full event log is in the instance for the UI.
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    # Dagster's console logger prints every event at DEBUG; the CLI shows its own progress
+    # and failure summary, and the full event log is in the instance for the UI.
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     return defs.resolve_job_def(job).execute_in_process(
         partition_key=partition_key, instance=instance, raise_on_error=False, tags=tags,
         run_config=quiet)
@@ -192,3 +192,19 @@ def render_project(ws: Workspace, name: str, instance: dg.DagsterInstance, *,
         report.video = project.video_path
     report.seconds = time.perf_counter() - started
     return report
+
+
+def measure_project_quality(ws: Workspace, name: str, instance: dg.DagsterInstance):
+    """Run the video_qa asset and its checks through Dagster; returns the QA outcome."""
+    from vidpipe.qa.project_qa import qa_dir
+
+    project = ws.project(name)
+    if not project.video_path.is_file():
+        raise StageError(f"{name}: no video yet; run `vidpipe render {name}` first")
+    defs = build_defs(str(ws.root))
+    result = _run(defs, measure_quality.name, name, instance, {"vidpipe/source": "cli"})
+    # Blocking checks that fail also fail the step; the measurement itself still landed.
+    if not any(e.is_step_materialization for e in result.all_events):
+        raise StageError(f"{name}: QA failed: {_failure_reason(result)}")
+    report = qa_dir(project) / "qa.json"
+    return report, result.get_asset_check_evaluations()

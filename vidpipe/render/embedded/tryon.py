@@ -280,26 +280,6 @@ def _capsule(shape, p0, p1, radius) -> np.ndarray:
     return m.astype(bool)
 
 
-def _body_width(alpha: np.ndarray, block: np.ndarray, y: float, xc: float) -> tuple[float, float]:
-    """Left/right edges of the body at row y scanning out from xc until the silhouette or an
-    arm ends it; NaN when the row is outside the image."""
-    H, W = alpha.shape
-    r = int(round(y))
-    if not 0 <= r < H:
-        return float("nan"), float("nan")
-    row = (alpha[r] > 0.5) & ~block[r]
-    x = int(np.clip(round(xc), 0, W - 1))
-    if not row[x]:
-        return float("nan"), float("nan")
-    left = x
-    while left > 0 and row[left - 1]:
-        left -= 1
-    right = x
-    while right < W - 1 and row[right + 1]:
-        right += 1
-    return float(left), float(right)
-
-
 def _scan(alpha: np.ndarray, p: np.ndarray, direction: np.ndarray, max_dist: float) -> float | None:
     """Distance from p along direction to where the silhouette ends (None if it never does)."""
     H, W = alpha.shape
