@@ -69,7 +69,7 @@ def _child(workspace: Path, name: str, invalidate: str | None) -> None:
     project = ws.project(name)
     if invalidate:
         plan = next(p for p in steps.plans(project) if p.segment == invalidate)
-        for stage in ("motion_clip", "lipsync_clip", "upscaled_clip"):
+        for stage in ("motion_clip", "lipsync_clip", "upscaled_clip", "segment_take"):
             plan[stage].path.with_name(plan[stage].path.name + ".key.json").unlink()
         for side in project.folder.rglob("*.key.json"):  # count only this render's work
             record = json.loads(side.read_text())
@@ -154,7 +154,7 @@ def run_bench(quick: bool = False, keep: Path | None = None) -> str:
     tmp = Path(keep or tempfile.mkdtemp(prefix="vidpipe-bench-"))
     say(f"vidpipe bench on {tmp} ({'quick' if quick else 'full'})")
     stages = ["tryon_image", "person_matte", "depth_map", "composite", "motion_clip",
-              "lipsync_clip", "upscaled_clip", "final_video"]
+              "lipsync_clip", "upscaled_clip", "segment_take", "final_video"]
     resolutions = [(1280, 720)] if quick else [(1280, 720), (1920, 1080)]
     samples = {}
     for w, h in resolutions:

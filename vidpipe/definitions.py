@@ -16,17 +16,19 @@ import dagster as dg
 from vidpipe.assets.analysis import audio_analysis, memory_state, scene_analysis
 from vidpipe.assets.delivery import final_video
 from vidpipe.assets.quality import video_qa
+from vidpipe.assets.review import segment_take
 from vidpipe.assets.segments import SEGMENT_ASSETS
 from vidpipe.jobs import JOBS
 from vidpipe.resources.backends import BackendResource
+from vidpipe.resources.gemini import GeminiResource, gemini_resource
 from vidpipe.resources.progress import Progress
 from vidpipe.resources.workspace import WorkspaceResource
 from vidpipe.sensors.batch import batch_render_schedule, render_dispatch_sensor
 from vidpipe.sensors.inbox import inbox_sensor
 from vidpipe.workspace import find_workspace
 
-ALL_ASSETS = [audio_analysis, scene_analysis, memory_state, *SEGMENT_ASSETS, final_video,
-              video_qa]
+ALL_ASSETS = [audio_analysis, scene_analysis, memory_state, *SEGMENT_ASSETS, segment_take,
+              final_video, video_qa]
 
 
 EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
@@ -38,7 +40,8 @@ def default_backends() -> BackendResource:
 
 
 def build_defs(workspace_root: str | None = None, backends: BackendResource | None = None,
-               progress: Progress | None = None) -> dg.Definitions:
+               progress: Progress | None = None, gemini: GeminiResource | None = None
+               ) -> dg.Definitions:
     root = workspace_root or str(find_workspace())
     executor = os.environ.get("VIDPIPE_EXECUTOR", "in_process")
     if executor not in EXECUTORS:
@@ -53,6 +56,8 @@ def build_defs(workspace_root: str | None = None, backends: BackendResource | No
             "workspace": WorkspaceResource(root=root),
             "backends": backends or default_backends(),
             "progress": progress or Progress(),
+            # Gemini when GEMINI_API_KEY or GOOGLE_API_KEY is set, else the offline planner.
+            "gemini": gemini or gemini_resource(),
         },
     )
 

@@ -7,6 +7,7 @@ import dagster as dg
 from vidpipe.assets.analysis import audio_analysis, memory_state, scene_analysis
 from vidpipe.assets.delivery import final_video
 from vidpipe.assets.quality import video_qa
+from vidpipe.assets.review import segment_take
 from vidpipe.assets.segments import SEGMENT_ASSETS
 from vidpipe.partitions import project_partitions, segment_in_project
 
@@ -15,8 +16,9 @@ analyze_project = dg.define_asset_job(
     partitions_def=project_partitions,
     description="Cut the speech into segments, read the scenes and refresh the memory state.")
 render_segment = dg.define_asset_job(
-    "render_segment", selection=SEGMENT_ASSETS, partitions_def=segment_in_project,
-    description="Every per-segment stage, from try-on to the upscaled clip, for one segment.")
+    "render_segment", selection=[*SEGMENT_ASSETS, segment_take],
+    partitions_def=segment_in_project,
+    description="Every per-segment stage, from try-on to the evaluated take, for one segment.")
 deliver_video = dg.define_asset_job(
     "deliver_video", selection=[final_video], partitions_def=project_partitions,
     description="Join the segments and mux the speech into the final MP4.")

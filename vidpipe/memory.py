@@ -49,7 +49,8 @@ class TimelineEntry(BaseModel):
     status: SegmentStatus = "pending"
     reason: str | None = None
     stage: str | None = None
-    attempts: int = 0
+    attempts: int = 0  # render attempts of the orchestrator's loop (the kept one is in brain)
+    runs: int = 0  # Dagster runs that started rendering this segment
     stage_seconds: dict[str, float] = Field(default_factory=dict)
     outputs: dict[str, str] = Field(default_factory=dict)
     qa: dict[str, float] = Field(default_factory=dict)

@@ -29,12 +29,13 @@ CODE_VERSIONS: dict[str, str] = {
     "motion_clip": "1",
     "lipsync_clip": "1",
     "upscaled_clip": "1",
+    "segment_take": "1",
     "final_video": "1",
     "video_qa": "1",
 }
 
 SEGMENT_STAGES = ["tryon_image", "person_matte", "depth_map", "composite", "motion_clip",
-                  "lipsync_clip", "upscaled_clip"]
+                  "lipsync_clip", "upscaled_clip", "segment_take"]
 
 
 def _key(stage: str, *parts: object) -> str:
@@ -102,6 +103,8 @@ def segment_plan(project: Project, analysis, index: int) -> SegmentPlan:
                             span.end_sample, spec.output.fps, derive_seed(spec.seed, seg, "motion"))
     k["lipsync_clip"] = _key("lipsync_clip", k["motion_clip"], spec.inputs.transcript)
     k["upscaled_clip"] = _key("upscaled_clip", k["lipsync_clip"], spec.output.size)
+    k["segment_take"] = _key("segment_take", k["upscaled_clip"], spec.qa.model_dump(),
+                             spec.max_attempts)
 
     def path(stage: str, name: str, ext: str) -> Path:
         return project.render_path(stage, name, ext)
@@ -117,6 +120,8 @@ def segment_plan(project: Project, analysis, index: int) -> SegmentPlan:
         "lipsync_clip": StagePlan("lipsync_clip", k["lipsync_clip"], path("lipsync_clip", seg, ".mp4")),
         "upscaled_clip": StagePlan("upscaled_clip", k["upscaled_clip"],
                                    path("upscaled_clip", seg, ".mp4")),
+        "segment_take": StagePlan("segment_take", k["segment_take"],
+                                  path("segment_take", seg, ".mp4")),
     }
     return SegmentPlan(project=project.name, segment=seg, index=index,
                        start_sample=span.start_sample, end_sample=span.end_sample,
@@ -125,4 +130,4 @@ def segment_plan(project: Project, analysis, index: int) -> SegmentPlan:
 
 
 def final_key(project: Project, plans: list[SegmentPlan]) -> str:
-    return _key("final_video", audio_key(project), [p["upscaled_clip"].key for p in plans])
+    return _key("final_video", audio_key(project), [p["segment_take"].key for p in plans])

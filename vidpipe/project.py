@@ -90,6 +90,7 @@ class ProjectSpec(BaseModel):
     segmentation: SegmentationSettings = SegmentationSettings()
     timeline: list[TimelineChange] = []
     qa: QABounds = QABounds()  # bounds `vidpipe qa` and the video_qa checks hold renders to
+    max_attempts: int = Field(3, ge=1, le=10)  # renders of a segment that fails its evaluation
 
     @field_validator("name")
     @classmethod

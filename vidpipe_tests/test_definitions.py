@@ -8,17 +8,18 @@ def test_definitions_load_and_every_asset_is_documented():
     keys = {k.to_user_string() for k in repo.assets_defs_by_key}
     assert keys == {"audio_analysis", "scene_analysis", "memory_state", "tryon_image",
                     "person_matte", "depth_map", "composite", "motion_clip", "lipsync_clip",
-                    "upscaled_clip", "final_video"}
+                    "upscaled_clip", "segment_take", "final_video", "video_qa"}
     for key, asset in repo.assets_defs_by_key.items():
         assert asset.descriptions_by_key.get(key), f"{key} has no description"
         assert asset.group_names_by_key[key] != "default", f"{key} has no group"
         assert asset.code_versions_by_key[key], f"{key} has no code_version"
-    assert len(ALL_ASSETS) == 11
+    assert len(ALL_ASSETS) == 13
 
 
 def test_jobs_sensors_schedule_are_defined():
     repo = defs.get_repository_def()
-    assert {"analyze_project", "render_segment", "deliver_video"} <= set(repo.job_names)
+    assert {"analyze_project", "render_segment", "deliver_video", "measure_quality"} <= set(
+        repo.job_names)
     assert {s.name for s in repo.sensor_defs} == {"inbox_sensor", "render_dispatch_sensor"}
     assert [s.name for s in repo.schedule_defs] == ["batch_render_schedule"]
 

@@ -45,7 +45,7 @@ def test_ui_serves_the_asset_graph(workspace):
                 time.sleep(1)
         nodes = _gql(port, "{ assetNodes { assetKey { path } groupName isPartitioned } }")
         keys = {n["assetKey"]["path"][0]: n for n in nodes["assetNodes"]}
-        assert len(keys) == 11 and all(n["isPartitioned"] for n in keys.values())
+        assert len(keys) == 13 and all(n["isPartitioned"] for n in keys.values())
         assert keys["motion_clip"]["groupName"] == "animation"
         repo = _gql(port, "{ repositoriesOrError { ... on RepositoryConnection { nodes { "
                           "name sensors { name } schedules { name } pipelines { name } } } } }")

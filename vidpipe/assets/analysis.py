@@ -7,11 +7,14 @@ import dagster as dg
 
 from vidpipe.assets.bookkeeping import observe_memory
 from vidpipe.assets.metadata import stage_metadata
+from vidpipe.brain.loop import analyze_scene
 from vidpipe.brain.state import build_state
+from vidpipe.brain.update import record_scene, stored_scene_reading
 from vidpipe.memory import MemoryStore
 from vidpipe.partitions import project_partitions, segment_key
 from vidpipe.plan import CODE_VERSIONS
 from vidpipe.render import steps
+from vidpipe.resources.gemini import GeminiResource
 from vidpipe.resources.workspace import WorkspaceResource
 from vidpipe.storage import thumbnail_markdown
 
@@ -50,7 +53,8 @@ def scene_analysis(context: dg.AssetExecutionContext, workspace: WorkspaceResour
 
 @dg.asset(partitions_def=project_partitions, group_name="analysis",
           code_version=CODE_VERSIONS["memory_state"], deps=[audio_analysis, scene_analysis])
-def memory_state(context: dg.AssetExecutionContext, workspace: WorkspaceResource):
+def memory_state(context: dg.AssetExecutionContext, workspace: WorkspaceResource,
+                 gemini: GeminiResource):
     """The orchestrator's JSON memory: character, environment and the segment timeline with
     each segment's status."""
     project = workspace.project(context.partition_key)
@@ -62,6 +66,16 @@ def memory_state(context: dg.AssetExecutionContext, workspace: WorkspaceResource
     wavs = [str(steps.segment_audio_path(project, p.segment).relative_to(project.folder))
             for p in plans]
     state = store.write(build_state(project, analysis, scenes, plans, previous, wavs))
+    # Analyze: the planner reads each scene once (light sources, mood, compositing prompts).
+    planner = gemini.planner()
+    calls = []
+    for rel, analysis_dict in scenes.items():
+        if stored_scene_reading(state, rel) is None:
+            answer = analyze_scene(planner, state, rel, analysis_dict)
+            state = store.update(lambda s, rel=rel, answer=answer: record_scene(s, rel, answer))
+            calls.append(answer.metadata())
+            if answer.fell_back:
+                context.log.warning(f"scene reading of {rel} fell back: {answer.warning}")
     observe_memory(context, project.name, state, "refreshed from analyses")
     from vidpipe.media.images import load_image
 
@@ -69,6 +83,8 @@ def memory_state(context: dg.AssetExecutionContext, workspace: WorkspaceResource
         "path": dg.MetadataValue.path(str(project.memory_path)),
         "state": dg.MetadataValue.json(state.model_dump(mode="json")),
         **{f"segments_{k}": v for k, v in state.counts().items()},
+        **gemini.describe(),
+        "planner_calls": dg.MetadataValue.json(calls),
         "preview": dg.MetadataValue.md(thumbnail_markdown(
             load_image(project.path(project.spec.inputs.person)), "person")),
     })

@@ -18,7 +18,7 @@ from vidpipe.memory import MemoryState, MemoryStore
 from vidpipe.project import Project
 from vidpipe.resources.progress import Progress, StageEvent
 
-LAST_SEGMENT_STAGE = "upscaled_clip"
+LAST_SEGMENT_STAGE = "segment_take"
 
 
 def observe_memory(context: dg.AssetExecutionContext, project: str, state: MemoryState,
@@ -42,7 +42,7 @@ def tracked_stage(context: dg.AssetExecutionContext, project: Project, segment: 
     if entry.status != "rendering" or entry.stage != stage:
         first = entry.status != "rendering"
         state = store.set_segment(segment, status="rendering", stage=stage, reason=None,
-                                  attempts=entry.attempts + (1 if first else 0))
+                                  runs=entry.runs + (1 if first else 0))
         if first:
             observe_memory(context, project.name, state, f"{segment} rendering")
     progress(StageEvent(project.name, segment, stage, "started"))

@@ -5,7 +5,7 @@ import dagster as dg
 
 from vidpipe.assets.analysis import audio_analysis, memory_state
 from vidpipe.assets.metadata import stage_metadata
-from vidpipe.assets.segments import upscaled_clip
+from vidpipe.assets.review import segment_take
 from vidpipe.partitions import BY_PROJECT, project_partitions
 from vidpipe.plan import CODE_VERSIONS
 from vidpipe.render import steps
@@ -14,7 +14,7 @@ from vidpipe.resources.workspace import WorkspaceResource
 
 @dg.asset(partitions_def=project_partitions, group_name="delivery",
           code_version=CODE_VERSIONS["final_video"],
-          deps=[dg.AssetDep(upscaled_clip, partition_mapping=BY_PROJECT), memory_state,
+          deps=[dg.AssetDep(segment_take, partition_mapping=BY_PROJECT), memory_state,
                 audio_analysis])
 def final_video(context: dg.AssetExecutionContext, workspace: WorkspaceResource):
     """H.264/AAC MP4 of the whole recording; its duration equals the audio's within a frame."""

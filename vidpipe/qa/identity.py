@@ -4,6 +4,10 @@ Euclidean distance between descriptors: ~0.2 for the same photo flipped, rescale
 re-compressed; 0.6 and above for different people (reference/offline-models.md section 7).
 HOG runs on a frame downscaled to at most `DETECT_SIDE`, upsampled once when the face is
 small; when a face-mesh box is already known, HOG runs on a crop around it instead.
+
+Faces are aligned with the 5-point predictor (the alignment dlib's ResNet model was made
+for): on the sample people it gives the same distances as the 68-point one (same person
+0.22 vs 0.22, two people 0.624 vs 0.623) and loads in 0.2 s instead of ~2 s.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ def _models() -> _Models:
     import face_recognition_models as frm
 
     return _Models(detector=dlib.get_frontal_face_detector(),
-                   predictor=dlib.shape_predictor(frm.pose_predictor_model_location()),
+                   predictor=dlib.shape_predictor(frm.pose_predictor_five_point_model_location()),
                    encoder=dlib.face_recognition_model_v1(frm.face_recognition_model_location()))
 
 

@@ -28,6 +28,7 @@ from vidpipe.qa.models import ProjectQA, SegmentQA
 log = logging.getLogger(__name__)
 
 PLANNED_CLOSED = 0.02  # features.mouth_open below this: the plan wants the mouth shut
+JOIN_WINDOW = 3  # frames: the join is compared with this many changes on each side of it
 MIN_SYNC_R = 0.3  # below this best correlation there is no sync signal to locate an offset in
 
 
@@ -94,13 +95,211 @@ class _LayersCache:
 
 
 def _sample_frames(first: int, n: int, fps: float, every_s: float) -> list[int]:
+    """Frames every `every_s` seconds of a segment, the first half a step in; at least one."""
+    if n <= 0:
+        return []
     step = max(1, int(round(fps * every_s)))
-    out = list(range(first + min(n - 1, step // 2), first + n, step)) if n > 0 else []
-    return out or ([first + n // 2] if n > 0 else [])
+    return list(range(first + min(n - 1, step // 2), first + n, step))
 
 
 def _r(x: float | None, nd: int = 4) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), nd)
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+@dataclass
+class _Plan:
+    """What the speech asks for, per video frame (NaN outside the segments' features)."""
+
+    energy: np.ndarray
+    voiced: np.ndarray
+    planned_open: np.ndarray
+    seg_of: np.ndarray  # segment index of each frame, -1 outside every segment
+
+    @classmethod
+    def build(cls, segs: Sequence[SegmentInput], n: int) -> "_Plan":
+        plan = cls(*(np.full(n, np.nan, np.float32) for _ in range(3)),
+                   seg_of=np.full(n, -1, np.int32))
+        for k, s in enumerate(segs):
+            a, b = max(0, s.first_frame), min(n, s.first_frame + s.n_frames)
+            plan.seg_of[a:b] = k
+            off = a - s.first_frame
+            m = max(0, min(b - a, s.features.n_frames - off))
+            plan.energy[a:a + m] = s.features.energy[off:off + m]
+            plan.voiced[a:a + m] = s.features.voiced[off:off + m]
+            plan.planned_open[a:a + m] = s.features.mouth_open[off:off + m]
+        return plan
+
+
+@dataclass
+class _References:
+    descriptor: np.ndarray | None  # dlib descriptor of the person photo
+    opening: float | None  # mouth opening in the person photo
+    garment: garment_qa.GarmentColours | None
+    tryon_delta_e: float | None
+
+
+def _references(person_photo, garment_photo, tryon_image) -> _References:
+    person = _image(person_photo)
+    colours = tryon_de = None
+    if garment_photo is not None:
+        colours = garment_qa.garment_colours(_image(garment_photo))
+        if colours is not None and tryon_image is not None:
+            tryon = _image(tryon_image)
+            mask = garment_qa.image_torso(tryon)
+            if mask is not None:
+                tryon_de = garment_qa.garment_delta_e(colours, tryon, mask)
+    return _References(descriptor=identity_qa.face_descriptor(person),
+                       opening=mouth_qa.reference_opening(person), garment=colours,
+                       tryon_delta_e=tryon_de)
+
+
+class _Pass:
+    """Everything measured while the frames stream by, one frame at a time."""
+
+    def __init__(self, segs: Sequence[SegmentInput], plan: _Plan, refs: _References,
+                 size: tuple[int, int], fps: float, n: int, sample_every_s: float,
+                 timer: _Timer) -> None:
+        self.segs, self.plan, self.refs, self.tm = segs, plan, refs, timer
+        self.small = scene_qa.small_size(*size)
+        self.layers = _LayersCache(size)
+        self.samples = {f for s in segs for f in _sample_frames(s.first_frame, s.n_frames, fps,
+                                                                 sample_every_s) if 0 <= f < n}
+        self.middles = {s.first_frame + s.n_frames // 2: k for k, s in enumerate(segs)
+                        if s.n_frames > 0 and 0 <= s.first_frame + s.n_frames // 2 < n}
+        self.opening = np.full(n, np.nan, np.float32)
+        self.change = np.full(n, np.nan, np.float32)  # mean |luma diff| where things move
+        self.bg_luma = np.full(n, np.nan, np.float32)
+        self.bg_change = np.full(n, np.nan, np.float32)
+        self.sse = np.zeros(len(segs))
+        self.nvals = np.zeros(len(segs), np.int64)
+        self.identity: list[list[float]] = [[] for _ in segs]
+        self.garment: list[float | None] = [None] * len(segs)
+        self.seen = 0
+        self._prev: np.ndarray | None = None
+
+    def run(self, video: Path) -> None:
+        n = self.opening.shape[0]
+        with mouth_qa.MouthMeter() as meter:
+            for i, frame in enumerate(iter_frames(video)):
+                if i >= n:  # more frames than probed (should not happen)
+                    break
+                self.seen += 1
+                self._frame(i, frame, meter)
+
+    def _frame(self, i: int, frame: np.ndarray, meter: mouth_qa.MouthMeter) -> None:
+        t = time.perf_counter()
+        k = int(self.plan.seg_of[i])
+        ref = self.layers.get(self.segs[k].layers_path) if k >= 0 else None
+        t = self.tm.add("layers", t)
+        pts = meter.points(frame, ref.person_box if ref is not None else None)
+        if pts is not None:
+            self.opening[i] = mouth_qa.mouth_opening(pts)
+        t = self.tm.add("mouth", t)
+        self._temporal(i, k, frame, ref)
+        t = self.tm.add("temporal", t)
+        if i in self.samples and k >= 0:
+            if ref is not None:
+                e, nv = scene_qa.masked_sse(frame, ref.background, ref.mask)
+                self.sse[k] += e
+                self.nvals[k] += nv
+                t = self.tm.add("psnr", t)
+            if self.refs.descriptor is not None:
+                box = None
+                if pts is not None:
+                    (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
+                    box = (float(x0), float(y0), float(x1), float(y1))
+                d = identity_qa.face_descriptor(frame, box)
+                if d is not None:
+                    self.identity[k].append(identity_qa.distance(d, self.refs.descriptor))
+                t = self.tm.add("identity", t)
+        if i in self.middles and self.refs.garment is not None:
+            kk = self.middles[i]
+            mref = self.layers.get(self.segs[kk].layers_path)
+            mask = garment_qa.image_torso(frame, mref.person_box if mref else None)
+            if mask is not None:
+                self.garment[kk] = garment_qa.garment_delta_e(self.refs.garment, frame, mask)
+            self.tm.add("garment", t)
+
+    def _temporal(self, i: int, k: int, frame: np.ndarray,
+                  ref: scene_qa.BackgroundRef | None) -> None:
+        cur = scene_qa.small_luma(frame, self.small)
+        bg = ref.small_mask if ref is not None and ref.small_mask.any() else None
+        if self._prev is not None:
+            change = np.abs(cur - self._prev)
+            # Joins are judged where things move (person + shadow): on the whole frame a
+            # jump of a small figure would drown in the static background.
+            moving = ~ref.small_mask if ref is not None and not ref.small_mask.all() else None
+            self.change[i] = float(change[moving].mean() if moving is not None
+                                   else change.mean())
+            if bg is not None and i > self.segs[k].first_frame:
+                self.bg_change[i] = float(change[bg].mean())
+        if bg is not None:
+            self.bg_luma[i] = float(cur[bg].mean())
+        self._prev = cur
+
+
+def _finite(x: np.ndarray) -> np.ndarray:
+    return x[np.isfinite(x)]
+
+
+class _Sync:
+    """Lip-sync scores over any subset of frames."""
+
+    def __init__(self, plan: _Plan, opening: np.ndarray, reference_opening: float | None):
+        self.opening, self.energy = opening, plan.energy
+        valid = np.isfinite(opening) & np.isfinite(plan.voiced)
+        voiced = np.nan_to_num(plan.voiced, nan=0.5)
+        self.speech = valid & (voiced > mouth_qa.SPEECH_VOICED)
+        self.silent = valid & (voiced < mouth_qa.SILENT_VOICED)
+        closed_plan = np.nan_to_num(plan.planned_open, nan=1.0) < PLANNED_CLOSED
+        self.threshold = mouth_qa.closed_threshold(opening, self.silent, closed_plan,
+                                                   reference_opening)
+
+    def scores(self, where: np.ndarray) -> dict:
+        speech, silent = self.speech & where, self.silent & where
+        r0 = mouth_qa.lagged_corr(self.opening, self.energy, speech, 0)
+        lag, rbest = mouth_qa.best_lag(self.opening, self.energy, speech)
+        closed = None
+        if self.threshold is not None and silent.any():
+            closed = float(np.mean(self.opening[silent] <= self.threshold))
+        return dict(lipsync_corr=_r(r0, 3), silent_closed=_r(closed, 3),
+                    av_offset=lag if rbest is not None and rbest >= MIN_SYNC_R else None)
+
+
+def _segment_qa(k: int, segs: Sequence[SegmentInput], m: _Pass, sync: _Sync) -> SegmentQA:
+    s = segs[k]
+    n_seen = m.seen
+    a, b = max(0, s.first_frame), min(n_seen, s.first_frame + s.n_frames)
+    where = m.plan.seg_of == k
+    frames = max(0, b - a)
+    luma_std, fdiff = scene_qa.flicker(_finite(m.bg_luma[a:b]), _finite(m.bg_change[a:b]))
+    jd = jr = None
+    if k > 0 and 0 < a < n_seen:
+        # Local reference: motion comes in bursts with the speech (frame changes vary 5x
+        # within half a second), so a join is compared with its neighbours; a whole-segment
+        # median flagged seamless joins inside loud phrases (ratio ~2 on a sample render).
+        w = JOIN_WINDOW
+        pa = max(0, segs[k - 1].first_frame, a - w)
+        inside = _finite(np.concatenate([m.change[pa + 1:a], m.change[a + 1:min(b, a + 1 + w)]]))
+        jd = float(m.change[a])
+        jr = scene_qa.join_ratio(jd, inside)
+    ident = m.identity[k]
+    return SegmentQA(
+        key=s.key, first_frame=s.first_frame, frames=frames, planned_frames=s.planned_frames,
+        frame_error=frames - s.planned_frames,
+        face_found=_r(float(np.mean(np.isfinite(m.opening[a:b]))) if b > a else 0.0, 3),
+        speech_frames=int(np.count_nonzero(sync.speech & where)),
+        silent_frames=int(np.count_nonzero(sync.silent & where)),
+        **sync.scores(where),
+        identity_mean=_r(_mean(ident), 3), identity_max=_r(max(ident) if ident else None, 3),
+        identity_samples=len(ident), garment_delta_e=_r(m.garment[k], 2),
+        background_psnr=_r(scene_qa.psnr(float(m.sse[k]), int(m.nvals[k])), 2),
+        flicker_luma_std=_r(luma_std, 3), flicker_diff=_r(fdiff, 3),
+        join_diff=_r(jd, 3), join_ratio=_r(jr, 3))
 
 
 def measure_project(video_path: str | Path, segments: Sequence[SegmentInput], *,
@@ -111,190 +310,49 @@ def measure_project(video_path: str | Path, segments: Sequence[SegmentInput], *,
 
     `audio_duration_s` defaults to the duration of the video file's own audio stream.
     Identity and background PSNR are sampled every `sample_every_s` seconds of each segment;
-    the garment colour on the middle frame of each segment.
+    the garment colour on the middle frame of each segment. Photos are paths or RGB arrays.
     """
-    t_start = time.perf_counter()
+    t0 = time.perf_counter()
     tm = _Timer()
     video_path = Path(video_path)
     segs = sorted(segments, key=lambda s: s.first_frame)
     info = probe_video(video_path)
-    W, H, fps, N = info.width, info.height, float(info.fps), int(info.n_frames)
-    t = tm.add("probe", t_start)
+    fps, n = float(info.fps), int(info.n_frames)
+    plan = _Plan.build(segs, n)
+    t = tm.add("probe", t0)
+    refs = _references(person_photo, garment_photo, tryon_image)
+    tm.add("references", t)
 
-    # Per-frame plan (what the speech asks for), aligned to video frames.
-    energy = np.full(N, np.nan, np.float32)
-    voiced = np.full(N, np.nan, np.float32)
-    planned_open = np.full(N, np.nan, np.float32)
-    seg_of = np.full(N, -1, np.int32)
-    for k, s in enumerate(segs):
-        a, b = max(0, s.first_frame), min(N, s.first_frame + s.n_frames)
-        seg_of[a:b] = k
-        m = max(0, min(b - a, s.features.n_frames - (a - s.first_frame)))
-        off = a - s.first_frame
-        energy[a:a + m] = s.features.energy[off:off + m]
-        voiced[a:a + m] = s.features.voiced[off:off + m]
-        planned_open[a:a + m] = s.features.mouth_open[off:off + m]
-    samples = {f for s in segs for f in _sample_frames(s.first_frame, s.n_frames, fps,
-                                                        sample_every_s) if 0 <= f < N}
-    middles = {s.first_frame + s.n_frames // 2: k for k, s in enumerate(segs)
-               if s.n_frames > 0 and 0 <= s.first_frame + s.n_frames // 2 < N}
+    m = _Pass(segs, plan, refs, (info.width, info.height), fps, n, sample_every_s, tm)
+    m.run(video_path)
+    if m.seen != n:
+        log.warning("measure_project: decoded %d frames of %s, probe said %d", m.seen,
+                    video_path, n)
 
-    # References from the inputs.
-    person = _image(person_photo)
-    ref_desc = identity_qa.face_descriptor(person)
-    ref_open = mouth_qa.reference_opening(person)
-    t = tm.add("reference_photo", t)
-    garment_ref = None
-    tryon_de = None
-    if garment_photo is not None:
-        garment_ref = garment_qa.garment_colours(_image(garment_photo))
-        if garment_ref is not None and tryon_image is not None:
-            tryon = _image(tryon_image)
-            mask = garment_qa.image_torso(tryon)
-            if mask is not None:
-                tryon_de = garment_qa.garment_delta_e(garment_ref, tryon, mask)
-        t = tm.add("garment", t)
-
-    # The streaming pass.
-    small = scene_qa.small_size(W, H)
-    layers = _LayersCache((W, H))
-    opening = np.full(N, np.nan, np.float32)
-    diff_all = np.full(N, np.nan, np.float32)  # mean |luma_t - luma_{t-1}| where it moves
-    bg_luma = np.full(N, np.nan, np.float32)
-    bg_diff = np.full(N, np.nan, np.float32)
-    sse = np.zeros(len(segs))
-    nvals = np.zeros(len(segs), np.int64)
-    ident: list[list[float]] = [[] for _ in segs]
-    garment_frames: list[float | None] = [None] * len(segs)
-    seen = 0
-    prev = None
-    with mouth_qa.MouthMeter() as meter:
-        for i, frame in enumerate(iter_frames(video_path)):
-            seen += 1
-            if i >= N:  # more frames than probed (should not happen); measure what we know
-                break
-            t = time.perf_counter()
-            k = int(seg_of[i])
-            ref = layers.get(segs[k].layers_path) if k >= 0 else None
-            t = tm.add("layers", t)
-            pts = meter.points(frame, ref.person_box if ref is not None else None)
-            if pts is not None:
-                opening[i] = mouth_qa.mouth_opening(pts)
-            t = tm.add("mouth", t)
-            cur = scene_qa.small_luma(frame, small)
-            if prev is not None:
-                change = np.abs(cur - prev)
-                # Joins are judged where things move (person + shadow): on the whole frame
-                # a jump of a small figure would drown in the static background.
-                active = ref is not None and not ref.small_mask.all()
-                diff_all[i] = float(change[~ref.small_mask].mean() if active else change.mean())
-            if ref is not None and ref.small_mask.any():
-                bg_luma[i] = float(cur[ref.small_mask].mean())
-                if prev is not None and i > segs[k].first_frame:
-                    bg_diff[i] = float(change[ref.small_mask].mean())
-            prev = cur
-            t = tm.add("temporal", t)
-            if i in samples and k >= 0:
-                if ref is not None:
-                    e, n = scene_qa.masked_sse(frame, ref.background, ref.mask)
-                    sse[k] += e
-                    nvals[k] += n
-                    t = tm.add("psnr", t)
-                if ref_desc is not None:
-                    box = None
-                    if pts is not None:
-                        x0, y0 = pts.min(axis=0)
-                        x1, y1 = pts.max(axis=0)
-                        box = (float(x0), float(y0), float(x1), float(y1))
-                    d = identity_qa.face_descriptor(frame, box)
-                    if d is not None:
-                        ident[k].append(identity_qa.distance(d, ref_desc))
-                    t = tm.add("identity", t)
-            if i in middles and garment_ref is not None:
-                kk = middles[i]
-                mref = layers.get(segs[kk].layers_path)
-                mask = garment_qa.image_torso(frame, mref.person_box if mref else None)
-                if mask is not None:
-                    garment_frames[kk] = garment_qa.garment_delta_e(garment_ref, frame, mask)
-                t = tm.add("garment", t)
-    n_seen = min(seen, N)
-
-    # Lip-sync scores.
     t = time.perf_counter()
-    valid = np.isfinite(opening) & np.isfinite(voiced)
-    speech = valid & (np.nan_to_num(voiced) > mouth_qa.SPEECH_VOICED)
-    silent = valid & (np.nan_to_num(voiced, nan=1.0) < mouth_qa.SILENT_VOICED)
-    closed_plan = np.nan_to_num(planned_open, nan=1.0) < PLANNED_CLOSED
-    thr = mouth_qa.closed_threshold(opening, silent, closed_plan, ref_open)
-
-    def sync(mask: np.ndarray) -> tuple[float | None, int | None]:
-        r0 = mouth_qa.lagged_corr(opening, energy, mask, 0)
-        lag, rbest = mouth_qa.best_lag(opening, energy, mask)
-        return r0, (lag if rbest is not None and rbest >= MIN_SYNC_R else None)
-
-    def closed_share(mask: np.ndarray) -> float | None:
-        if thr is None or not mask.any():
-            return None
-        return float(np.mean(opening[mask] <= thr))
-
-    seg_qa: list[SegmentQA] = []
-    for k, s in enumerate(segs):
-        inseg = seg_of == k
-        r0, lag = sync(speech & inseg)
-        frames = int(np.count_nonzero(inseg[:n_seen]))
-        a, b = max(0, s.first_frame), min(N, s.first_frame + s.n_frames)
-        luma_std, fdiff = scene_qa.flicker(bg_luma[a:b][np.isfinite(bg_luma[a:b])],
-                                           bg_diff[a:b][np.isfinite(bg_diff[a:b])])
-        jd = jr = None
-        if k > 0 and 0 < a < n_seen:
-            pa, pb = max(0, segs[k - 1].first_frame), a
-            inside = np.concatenate([diff_all[pa + 1:pb], diff_all[a + 1:b]])
-            inside = inside[np.isfinite(inside)]
-            jd = float(diff_all[a])
-            jr = scene_qa.join_ratio(jd, inside)
-        seg_qa.append(SegmentQA(
-            key=s.key, first_frame=s.first_frame, frames=frames,
-            planned_frames=s.planned_frames, frame_error=frames - s.planned_frames,
-            face_found=_r(float(np.mean(np.isfinite(opening[a:b]))) if b > a else 0.0, 3),
-            speech_frames=int(np.count_nonzero(speech & inseg)),
-            silent_frames=int(np.count_nonzero(silent & inseg)),
-            lipsync_corr=_r(r0, 3), silent_closed=_r(closed_share(silent & inseg), 3),
-            av_offset=lag,
-            identity_mean=_r(float(np.mean(ident[k])) if ident[k] else None, 3),
-            identity_max=_r(max(ident[k]) if ident[k] else None, 3),
-            identity_samples=len(ident[k]),
-            garment_delta_e=_r(garment_frames[k], 2),
-            background_psnr=_r(scene_qa.psnr(sse[k], int(nvals[k])), 2),
-            flicker_luma_std=_r(luma_std, 3), flicker_diff=_r(fdiff, 3),
-            join_diff=_r(jd, 3), join_ratio=_r(jr, 3)))
-
-    r0, lag = sync(speech)
-    all_ident = [v for vals in ident for v in vals]
-    luma_std, fdiff = scene_qa.flicker(bg_luma[np.isfinite(bg_luma)], bg_diff[np.isfinite(bg_diff)])
-    g = [v for v in garment_frames if v is not None]
+    sync = _Sync(plan, m.opening, refs.opening)
+    seg_qa = [_segment_qa(k, segs, m, sync) for k in range(len(segs))]
+    all_ident = [v for vals in m.identity for v in vals]
+    luma_std, fdiff = scene_qa.flicker(_finite(m.bg_luma), _finite(m.bg_change))
+    garment_frames = [v for v in m.garment if v is not None]
     joins = [s.join_ratio for s in seg_qa if s.join_ratio is not None]
     audio_s = audio_duration_s if audio_duration_s is not None else info.audio_duration_s
-    video_s = n_seen / fps
+    video_s = m.seen / fps
     tm.add("scores", t)
-    qa = ProjectQA(
-        video=str(video_path), width=W, height=H, fps=fps, n_frames=n_seen,
-        video_duration_s=round(video_s, 4),
-        audio_duration_s=_r(audio_s, 4),
+    return ProjectQA(
+        video=str(video_path), width=info.width, height=info.height, fps=fps, n_frames=m.seen,
+        video_duration_s=round(video_s, 4), audio_duration_s=_r(audio_s, 4),
         duration_error_frames=_r((video_s - audio_s) * fps, 2) if audio_s is not None else None,
         segments=seg_qa,
-        lipsync_corr=_r(r0, 3), silent_closed=_r(closed_share(silent), 3), av_offset=lag,
-        closed_threshold=_r(thr, 4),
-        identity_mean=_r(float(np.mean(all_ident)) if all_ident else None, 3),
+        **sync.scores(np.ones(n, bool)), closed_threshold=_r(sync.threshold, 4),
+        identity_mean=_r(_mean(all_ident), 3),
         identity_max=_r(max(all_ident) if all_ident else None, 3),
         identity_trend=_r(identity_qa.trend([s.identity_mean for s in seg_qa]), 4),
-        reference_face_found=ref_desc is not None,
-        garment_delta_e_tryon=_r(tryon_de, 2),
-        garment_delta_e_frames=_r(float(np.mean(g)) if g else None, 2),
-        background_psnr=_r(scene_qa.psnr(float(sse.sum()), int(nvals.sum())), 2),
+        reference_face_found=refs.descriptor is not None,
+        garment_delta_e_tryon=_r(refs.tryon_delta_e, 2),
+        garment_delta_e_frames=_r(_mean(garment_frames), 2),
+        background_psnr=_r(scene_qa.psnr(float(m.sse.sum()), int(m.nvals.sum())), 2),
         flicker_luma_std=_r(luma_std, 3), flicker_diff=_r(fdiff, 3),
         join_ratio_max=_r(max(joins) if joins else None, 3),
-        measure_s=round(time.perf_counter() - t_start, 3),
+        measure_s=round(time.perf_counter() - t0, 3),
         timings={k: round(v, 3) for k, v in tm.t.items()})
-    if n_seen != N:
-        log.warning("measure_project: decoded %d frames of %s, probe said %d", seen, video_path, N)
-    return qa

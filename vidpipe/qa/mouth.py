@@ -2,8 +2,9 @@
 
 The opening is the inner-lip gap along the face's vertical axis divided by the mouth width
 (corner to corner), so it does not depend on the face's size in the frame. Faces in a wide
-720p shot are small (~60 px), so the face box is found once with mediapipe's full-range
-face detector and the face mesh then tracks a square crop around it, resampled to
+720p shot are small (30-70 px), so the face box is found once with mediapipe's full-range
+face detector (on tiles within the person's box: on a whole 720p frame it misses faces
+under ~60 px) and the face mesh then tracks a square crop around it, resampled to
 `CROP_PX`; the crop only moves when the face drifts towards its edge.
 
 This is deliberately independent of the renderer's own tracker (render/embedded/lipsync.py):

@@ -69,10 +69,12 @@ _WORKER: dict = {}
 
 
 def _worker_init(ws_root: str, instance_ref, backends_spec: tuple[type, dict], events,
-                 tags) -> None:
+                 tags, gemini_spec: tuple[type, dict] | None) -> None:
     progress = QueueProgress(events) if events is not None else None
     cls, fields = backends_spec
-    _WORKER.update(defs=build_defs(ws_root, backends=cls(**fields), progress=progress),
+    gemini = gemini_spec[0](**gemini_spec[1]) if gemini_spec else None
+    _WORKER.update(defs=build_defs(ws_root, backends=cls(**fields), progress=progress,
+                                   gemini=gemini),
                    instance=dg.DagsterInstance.from_ref(instance_ref), tags=tags)
 
 
@@ -90,14 +92,14 @@ class QueueProgress(Progress):
         self.queue.put(event)
 
 
-def _resource_spec(resource: BackendResource) -> tuple[type, dict]:
+def _resource_spec(resource: dg.ConfigurableResource) -> tuple[type, dict]:
     """Resources do not pickle; their class and field values do."""
     return type(resource), {k: getattr(resource, k) for k in type(resource).model_fields}
 
 
 def _render_parallel(ws: Workspace, name: str, segments: list[str], instance: dg.DagsterInstance,
                      backends: BackendResource, progress: Progress | None, tags: dict[str, str],
-                     jobs: int) -> list[tuple[str, bool, str, str]]:
+                     jobs: int, gemini=None) -> list[tuple[str, bool, str, str]]:
     import multiprocessing
     import threading
     from concurrent.futures import ProcessPoolExecutor
@@ -120,7 +122,8 @@ def _render_parallel(ws: Workspace, name: str, segments: list[str], instance: dg
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
                                  initargs=(str(ws.root), instance.get_ref(),
-                                           _resource_spec(backends), events, tags)) as pool:
+                                           _resource_spec(backends), events, tags,
+                                           _resource_spec(gemini) if gemini else None)) as pool:
             futures = [pool.submit(_worker_render, name, seg) for seg in segments]
             return [f.result() for f in futures]
     finally:
@@ -143,7 +146,7 @@ def check_comfy(backends: BackendResource, choices: dict[str, str]) -> None:
 
 def render_project(ws: Workspace, name: str, instance: dg.DagsterInstance, *,
                    backends: BackendResource | None = None, progress: Progress | None = None,
-                   on_plan=None, jobs: int = 1) -> RenderReport:
+                   on_plan=None, jobs: int = 1, gemini=None) -> RenderReport:
     """Render what is not up to date; `on_plan(n_segments_to_render)` lets a caller size a bar.
 
     `jobs` > 1 renders segments in that many worker processes at once (one Dagster run per
@@ -153,7 +156,7 @@ def render_project(ws: Workspace, name: str, instance: dg.DagsterInstance, *,
     backends = backends or default_backends()
     if project.spec.backend == "comfyui":
         check_comfy(backends, project.spec.comfyui)
-    defs = build_defs(str(ws.root), backends=backends, progress=progress)
+    defs = build_defs(str(ws.root), backends=backends, progress=progress, gemini=gemini)
     tags = {"vidpipe/source": "cli"}
     instance.add_dynamic_partitions("project", [name])
     report = RenderReport(project=name, video=None)
@@ -173,7 +176,7 @@ def render_project(ws: Workspace, name: str, instance: dg.DagsterInstance, *,
     segments = [p.segment for p in todo]
     if jobs > 1 and len(segments) > 1:
         outcomes = _render_parallel(ws, name, segments, instance, backends, progress, tags,
-                                    min(jobs, len(segments)))
+                                    min(jobs, len(segments)), gemini)
     else:
         outcomes = [_render_one(defs, name, seg, instance, tags) for seg in segments]
     for segment, ok, run_id, reason in outcomes:

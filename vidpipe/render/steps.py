@@ -223,7 +223,7 @@ def final_step(project: Project) -> StageResult:
         raise StageError(f"{project.name}: segments not rendered yet: {', '.join(missing)}")
 
     def make(tmp: Path) -> StageFacts:
-        concat_with_audio([p["upscaled_clip"].path for p in segment_plans],
+        concat_with_audio([p["segment_take"].path for p in segment_plans],
                           delivery_audio_path(project), tmp, fps=project.spec.output.fps)
         info = probe_video(tmp)
         return StageFacts(info=json.loads(info.model_dump_json()))

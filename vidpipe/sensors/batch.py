@@ -41,7 +41,7 @@ def next_runs(ws: Workspace, name: str) -> list[PlannedRun]:
     if steps.analysis_path(project).exists() and not project.memory_path.exists():
         return []
     todo = [PlannedRun(render_segment.name, multi_key(name, p.segment),
-                       f"{name}|{p.segment}|{p['upscaled_clip'].key}")
+                       f"{name}|{p.segment}|{p['segment_take'].key}")
             for p in plans if not p.up_to_date()]
     if todo:
         return todo

@@ -1,0 +1,160 @@
+"""The orchestrator's loop for one segment: the rendered clip is attempt 1; it is measured
+and reviewed, and a failing segment is rendered again with adjusted arguments (a new seed,
+gentler gestures) up to the configured number of attempts. The best attempt becomes the
+segment's take, which the final video joins.
+
+Every attempt anchors on the original try-on image and scene (the same composite layers);
+none is built from another attempt's frames.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from vidpipe.brain.loop import LoopConfig, RenderOutcome, plan_segment, run_segment
+from vidpipe.brain.quality import QaBound
+from vidpipe.brain.schemas import GenerationArgs, ReferenceImages, SceneReading
+from vidpipe.brain.update import (attempt_recorder, record_planning, save_outcome,
+                                  stored_scene_reading)
+from vidpipe.cache import StageResult, produce
+from vidpipe.media.features import FrameFeatures
+from vidpipe.memory import MemoryStore
+from vidpipe.plan import SegmentPlan
+from vidpipe.project import Project
+from vidpipe.render import steps
+from vidpipe.render.base import RenderBackend, StageFacts
+from vidpipe.seeds import derive_seed
+
+# The metrics a re-render can change on each backend. On the embedded backend the scene
+# and garment come from the same layers every attempt, so their scores cannot move and are
+# reported by `vidpipe qa` instead of being retried.
+RETRYABLE = {
+    "embedded": ("lipsync_corr", "mouth_closed_silence", "av_offset_frames", "identity_distance"),
+    "comfyui": ("lipsync_corr", "mouth_closed_silence", "av_offset_frames", "identity_distance",
+                "garment_delta_e", "background_psnr"),
+}
+
+
+def loop_config(project: Project) -> LoopConfig:
+    b = project.spec.qa
+    bounds = {
+        "lipsync_corr": QaBound(low=b.lipsync_corr_min),
+        "mouth_closed_silence": QaBound(low=b.silent_closed_min),
+        "av_offset_frames": QaBound(high=b.av_offset_max, absolute=True),
+        "identity_distance": QaBound(high=b.identity_max),
+        "garment_delta_e": QaBound(high=b.garment_delta_e_max),
+        "background_psnr": QaBound(low=b.background_psnr_min),
+    }
+    wanted = RETRYABLE[project.spec.backend]
+    bounds = {k: v for k, v in bounds.items()
+              if k in wanted and (v.low is not None or v.high is not None)}
+    return LoopConfig(max_attempts=project.spec.max_attempts, bounds=bounds)
+
+
+def attempt_dir(project: Project, plan: SegmentPlan, attempt: int) -> Path:
+    return project.render_path("segment_take", f"{plan.segment}.attempts/a{attempt}", "")
+
+
+def scaled_features(features: FrameFeatures, gesture_intensity: float) -> FrameFeatures:
+    """Gesture intensity 0.5 is the planner's neutral; it scales how far emphasis moves the body."""
+    gain = float(np.clip(gesture_intensity / 0.5, 0.0, 2.0))
+    return FrameFeatures(fps=features.fps, first_frame=features.first_frame,
+                         energy=features.energy, voiced=features.voiced,
+                         mouth_open=features.mouth_open,
+                         emphasis=np.clip(features.emphasis * gain, 0.0, 1.0).astype(np.float32))
+
+
+def render_attempt(project: Project, plan: SegmentPlan, backend: RenderBackend,
+                   args: GenerationArgs) -> Path:
+    """Motion, lip-sync and upscale of one retry, into files of its own."""
+    folder = attempt_dir(project, plan, args.attempt)
+    folder.mkdir(parents=True, exist_ok=True)
+    features = scaled_features(steps.segment_features(project, plan), args.gesture_intensity)
+    motion, lips, up = folder / "motion.mp4", folder / "lipsync.mp4", folder / "take.mp4"
+    backend.motion(steps.composite_still_path(plan), plan["composite"].path, features, motion,
+                   seed=args.seed)
+    backend.lipsync(motion, features, lips, audio=steps.segment_audio_path(project, plan.segment),
+                    seed=derive_seed(args.seed, "lipsync"))
+    backend.upscale(lips, project.spec.output.size, up)
+    return up
+
+
+def measure_clip(project: Project, plan: SegmentPlan, clip: Path) -> dict[str, float]:
+    """QA of one segment's clip on its own, under the loop's metric names."""
+    from vidpipe.qa.measure import SegmentInput, measure_project
+
+    seg = SegmentInput(key=plan.segment, first_frame=0, n_frames=plan.n_frames,
+                       planned_frames=plan.n_frames,
+                       features=steps.segment_features(project, plan),
+                       layers_path=plan["composite"].path)
+    qa = measure_project(clip, [seg], person_photo=project.path(project.spec.inputs.person),
+                         garment_photo=project.path(plan.garment),
+                         tryon_image=plan["tryon_image"].path,
+                         audio_duration_s=plan.n_frames / project.spec.output.fps,
+                         sample_every_s=2.0)
+    s = qa.segments[0]
+    names = {"lipsync_corr": s.lipsync_corr, "mouth_closed_silence": s.silent_closed,
+             "av_offset_frames": s.av_offset, "identity_distance": s.identity_mean,
+             "garment_delta_e": qa.garment_delta_e_tryon, "background_psnr": s.background_psnr}
+    return {k: float(v) for k, v in names.items() if v is not None}
+
+
+def sample_frames(clip: Path, n: int = 4) -> list[np.ndarray]:
+    from vidpipe.media.video import iter_frames, probe_video
+
+    total = probe_video(clip).n_frames
+    wanted = set(np.linspace(0, max(0, total - 1), n).round().astype(int).tolist())
+    return [f for i, f in enumerate(iter_frames(clip)) if i in wanted]
+
+
+def take_step(project: Project, plan: SegmentPlan, backend: RenderBackend, planner
+              ) -> StageResult:
+    p = plan["segment_take"]
+    config = loop_config(project)
+
+    def make(tmp: Path) -> StageFacts:
+        store = MemoryStore(project.memory_path)
+        state = store.read()
+        analysis = steps.load_analysis(project)
+        span = analysis.segments[plan.index]
+        scene = stored_scene_reading(state, plan.scene)
+        if scene is None:
+            from vidpipe.brain.loop import analyze_scene
+            from vidpipe.brain.update import record_scene
+
+            answer = analyze_scene(planner, state, plan.scene, steps.scene_info(project, plan.scene))
+            state = store.update(lambda s: record_scene(s, plan.scene, answer))
+            scene = answer.reply
+        refs = ReferenceImages(identity=str(plan["tryon_image"].path), scene=plan.scene,
+                               person=project.spec.inputs.person)
+        transcript = (project.path(project.spec.inputs.transcript).read_text()
+                      if project.spec.inputs.transcript else None)
+        planning = plan_segment(planner, state, plan.segment, scene=scene, references=refs,
+                                mean_energy=span.mean_energy, speech_ratio=span.speech_ratio,
+                                transcript=transcript, config=config)
+        state = store.update(lambda s: record_planning(s, planning))
+        first_seed = derive_seed(project.spec.seed, plan.segment, "motion")
+
+        def render(args: GenerationArgs) -> RenderOutcome:
+            if args.attempt == 1 and args.seed == first_seed:
+                clip = plan["upscaled_clip"].path  # what the stage assets rendered
+            else:
+                clip = render_attempt(project, plan, backend, args)
+            return RenderOutcome(qa=measure_clip(project, plan, clip),
+                                 frames=sample_frames(clip), outputs={"take": str(clip)})
+
+        def keep(best) -> None:
+            shutil.copyfile(best.outputs["take"], tmp)
+
+        outcome = run_segment(planner, state, planning, render, config=config,
+                              record=attempt_recorder(store, plan.segment), keep=keep)
+        save_outcome(store, outcome)
+        best = outcome.attempts[(outcome.best or 1) - 1]
+        return StageFacts(info={"attempts": len(outcome.attempts), "best_attempt": outcome.best,
+                                "passed": outcome.passed, "planner": planning.args.planner,
+                                **{f"qa_{k}": round(v, 4) for k, v in best.qa.items()}})
+
+    return produce(p.path, p.key, make)
