@@ -59,8 +59,8 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("error", "error", "s"),
     ("video", "video", "s"),
 ]
-TABLE_COLUMNS = ("name", "audio_s", "render_s", "rtf", "lipsync_r", "silent_closed", "av_offset",
-                 "identity_mean", "identity_max", "garment_de", "bg_psnr", "join_max",
+TABLE_COLUMNS = ("name", "audio_s", "segments", "render_s", "rtf", "lipsync_r", "silent_closed",
+                 "av_offset", "identity_mean", "identity_max", "garment_de", "bg_psnr", "join_max",
                  "duration_err", "n_failed", "failed_checks")
 
 # The issue-4 targets each score is held to: (column, label, test, bound text).
@@ -358,6 +358,8 @@ def _grid_tile(r: Row, width: int, height: int) -> np.ndarray:
         lines += [(err[i:i + chunk], True) for i in range(0, min(len(err), 4 * chunk), chunk)]
     panel = np.full((lh * 6 + 8, width, 3), PAPER, np.uint8)
     for n, (text, is_bad) in enumerate(lines[:6]):
+        while len(text) > 4 and cv2.getTextSize(text, font, scale, 1)[0][0] > width - 8:
+            text = text[:-2] + "~"  # long names: cut to the tile, marked
         cv2.putText(panel, text, (5, lh * (n + 1)), font, scale, BAD if is_bad else INK, 1,
                     cv2.LINE_AA)
     return np.vstack([img, panel])

@@ -26,7 +26,7 @@ CODE_VERSIONS: dict[str, str] = {
     "person_matte": "1",
     "depth_map": "1",
     "composite": "1",
-    "motion_clip": "1",
+    "motion_clip": "2",
     "lipsync_clip": "1",
     "upscaled_clip": "1",
     "segment_take": "1",
@@ -100,7 +100,7 @@ def segment_plan(project: Project, analysis, index: int) -> SegmentPlan:
     k["composite"] = _key("composite", k["person_matte"], k["depth_map"], scene_key(scene), work,
                           derive_seed(spec.seed, "composite"))
     k["motion_clip"] = _key("motion_clip", k["composite"], akey, span.start_sample,
-                            span.end_sample, spec.output.fps, derive_seed(spec.seed, seg, "motion"))
+                            span.end_sample, spec.output.fps, derive_seed(spec.seed, "motion"))
     k["lipsync_clip"] = _key("lipsync_clip", k["motion_clip"], spec.inputs.transcript)
     k["upscaled_clip"] = _key("upscaled_clip", k["lipsync_clip"], spec.output.size)
     k["segment_take"] = _key("segment_take", k["upscaled_clip"], spec.qa.model_dump(),

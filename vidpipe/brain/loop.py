@@ -131,10 +131,11 @@ def analyze_scene(planner: Planner, state: MemoryState, scene_ref: str, analysis
 # ---------------------------------------------------------------------------- generate
 
 def attempt_seed(project_seed: int, segment: str, attempt: int) -> int:
-    """Attempt 1 renders with the segment's locked motion seed (as vidpipe.plan keys it);
-    a retry gets a seed of its own, still derived, so re-runs repeat."""
+    """Attempt 1 renders with the project's locked motion seed (the idle-motion curve is a
+    function of the absolute frame index, so one seed for all segments keeps the joins
+    continuous); a retry gets a seed of its own, still derived, so re-runs repeat."""
     if attempt <= 1:
-        return derive_seed(project_seed, segment, "motion")
+        return derive_seed(project_seed, "motion")
     return derive_seed(project_seed, segment, "motion", f"attempt{attempt}")
 
 

@@ -75,6 +75,8 @@ def build_state(project: Project, analysis, scenes: dict[str, dict], plans: list
             entry.status, entry.reason, entry.stage = "failed", before.reason, before.stage
         if same_span:
             entry.attempts = before.attempts
+            entry.runs = before.runs
+            entry.brain = dict(before.brain)
             entry.stage_seconds = dict(before.stage_seconds)
             entry.outputs = dict(before.outputs)
             entry.qa = dict(before.qa)

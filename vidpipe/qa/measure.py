@@ -12,6 +12,7 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -28,7 +29,6 @@ from vidpipe.qa.models import ProjectQA, SegmentQA
 log = logging.getLogger(__name__)
 
 PLANNED_CLOSED = 0.02  # features.mouth_open below this: the plan wants the mouth shut
-JOIN_WINDOW = 3  # frames: the join is compared with this many changes on each side of it
 MIN_SYNC_R = 0.3  # below this best correlation there is no sync signal to locate an offset in
 
 
@@ -142,7 +142,29 @@ class _References:
     tryon_delta_e: float | None
 
 
+def _file_key(x: ImageLike | None):
+    """(path, mtime, size) for a file, so a cached reading is dropped when the file changes."""
+    if x is None:
+        return None
+    st = Path(x).stat()
+    return (str(Path(x).resolve()), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=8)
+def _references_of_files(person, garment, tryon) -> _References:
+    return _read_references(*(k[0] if k else None for k in (person, garment, tryon)))
+
+
 def _references(person_photo, garment_photo, tryon_image) -> _References:
+    """Readings of the input photos; cached per file, since the take loop measures every
+    clip of a project against the same photos."""
+    if not any(isinstance(x, np.ndarray) for x in (person_photo, garment_photo, tryon_image)):
+        return _references_of_files(*(_file_key(x) for x in (person_photo, garment_photo,
+                                                              tryon_image)))
+    return _read_references(person_photo, garment_photo, tryon_image)
+
+
+def _read_references(person_photo, garment_photo, tryon_image) -> _References:
     person = _image(person_photo)
     colours = tryon_de = None
     if garment_photo is not None:
@@ -279,14 +301,11 @@ def _segment_qa(k: int, segs: Sequence[SegmentInput], m: _Pass, sync: _Sync) -> 
     luma_std, fdiff = scene_qa.flicker(_finite(m.bg_luma[a:b]), _finite(m.bg_change[a:b]))
     jd = jr = None
     if k > 0 and 0 < a < n_seen:
-        # Local reference: motion comes in bursts with the speech (frame changes vary 5x
-        # within half a second), so a join is compared with its neighbours; a whole-segment
-        # median flagged seamless joins inside loud phrases (ratio ~2 on a sample render).
-        w = JOIN_WINDOW
-        pa = max(0, segs[k - 1].first_frame, a - w)
-        inside = _finite(np.concatenate([m.change[pa + 1:a], m.change[a + 1:min(b, a + 1 + w)]]))
+        pa = max(0, segs[k - 1].first_frame)
+        inside = _finite(np.concatenate([m.change[pa + 1:a], m.change[a + 1:b]]))
+        beside = _finite(m.change[[a - 1, a + 1]] if a + 1 < n_seen else m.change[[a - 1]])
         jd = float(m.change[a])
-        jr = scene_qa.join_ratio(jd, inside)
+        jr = scene_qa.join_ratio(jd, inside, beside)
     ident = m.identity[k]
     return SegmentQA(
         key=s.key, first_frame=s.first_frame, frames=frames, planned_frames=s.planned_frames,

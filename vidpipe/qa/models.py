@@ -38,8 +38,8 @@ class SegmentQA(BaseModel):
     # mean |luma diff| (0-255) from the previous frame across the join, over the person and
     # shadow region of the layers (whole frame without layers)
     join_diff: float | None = None
-    # join_diff / median of the 3 frame changes on each side of the join (inside the two
-    # segments); None for the first segment
+    # join_diff / max(median change inside the two segments, changes right beside the join);
+    # None for the first segment
     join_ratio: float | None = None
 
 

@@ -26,7 +26,7 @@ CLOSED_MARGIN = 0.05  # opening above the closed baseline still counted as close
 SPEECH_VOICED = 0.5
 SILENT_VOICED = 0.2
 MIN_CORR_FRAMES = 12
-MIN_TILE = 160  # px: smallest tile of the face search (finds faces of ~25 px and up)
+MIN_TILE = 256  # px: smallest tile of the face search (faces down to ~20 px are found)
 
 
 def mouth_opening(points: np.ndarray) -> float:
@@ -92,10 +92,27 @@ def find_face_box(frame: np.ndarray, region: tuple[int, int, int, int] | None = 
     `MIN_TILE`.
     """
     h, w = frame.shape[:2]
-    x0, y0, x1, y1 = region if region is not None else (0, 0, w, h)
-    x0, y0, x1, y1 = max(0, int(x0)), max(0, int(y0)), min(w, int(x1)), min(h, int(y1))
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        x0, y0, x1, y1 = 0, 0, w, h
+    if region is not None:
+        x0, y0, x1, y1 = region
+        x0, y0, x1, y1 = max(0, int(x0)), max(0, int(y0)), min(w, int(x1)), min(h, int(y1))
+        if x1 - x0 >= 8 and y1 - y0 >= 8 and (x1 - x0, y1 - y0) != (w, h):
+            found = _search(frame, (x0, y0, x1, y1))
+            if found is not None:
+                return found
+    found = _search(frame, (0, 0, w, h))
+    if found is not None:
+        return found
+    mesh = lm.detect_face_mesh(frame)
+    if mesh is not None:
+        mx0, my0, mx1, my1 = mesh.box
+        return _box_around((mx0 + mx1) / 2, (my0 + my1) / 2, 2.0 * max(mx1 - mx0, my1 - my0),
+                           w, h)
+    return None
+
+
+def _search(frame: np.ndarray, region: tuple[int, int, int, int]) -> tuple[int, int, int] | None:
+    h, w = frame.shape[:2]
+    x0, y0, x1, y1 = region
     side = max(x1 - x0, y1 - y0)
     while True:
         best = None
@@ -109,18 +126,12 @@ def find_face_box(frame: np.ndarray, region: tuple[int, int, int, int] | None = 
             return _box_around((bx0 + bx1) / 2, (by0 + by1) / 2 + 0.05 * (by1 - by0),
                                2.2 * max(bx1 - bx0, by1 - by0), w, h)
         if side // 2 < MIN_TILE:
-            break
+            return None
         side = side // 2
-    mesh = lm.detect_face_mesh(frame)
-    if mesh is not None:
-        mx0, my0, mx1, my1 = mesh.box
-        return _box_around((mx0 + mx1) / 2, (my0 + my1) / 2, 2.0 * max(mx1 - mx0, my1 - my0),
-                           w, h)
-    return None
 
 
 class MouthMeter:
-    """Tracks the face mesh through consecutive frames; `measure(frame)` -> points or None.
+    """Tracks the face mesh through consecutive frames; `points(frame)` -> points or None.
 
     The face box is searched on the first frame (again after the mesh is lost; while no
     face is found, after `retry` frames, doubling up to `max_retry`); then only the crop is

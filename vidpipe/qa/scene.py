@@ -94,7 +94,17 @@ def flicker(luma_means: np.ndarray, diffs: np.ndarray) -> tuple[float | None, fl
     return std, d
 
 
-def join_ratio(join_diff: float, inside: np.ndarray, floor: float = JOIN_FLOOR) -> float:
-    """Change across a join relative to the median change inside the segments it joins."""
-    med = float(np.median(inside)) if inside.size else 0.0
-    return float(join_diff / max(med, floor))
+def join_ratio(join_diff: float, inside: np.ndarray, beside: np.ndarray | None = None,
+               floor: float = JOIN_FLOOR) -> float:
+    """Change across a join relative to the change inside the segments it joins.
+
+    The reference is the median change inside the two segments (issue 4's definition) or,
+    when larger, the changes of the frames right beside the join. Motion comes in bursts
+    with the speech (on sample renders an arbitrary frame's change exceeded 1.5x the segment
+    median 29 % of the time, 8 % with the neighbours taken into account), so a join inside a
+    loud phrase is judged against its neighbours; a real jump is a spike above both.
+    """
+    ref = float(np.median(inside)) if inside.size else 0.0
+    if beside is not None and beside.size:
+        ref = max(ref, float(np.max(beside)))
+    return float(join_diff / max(ref, floor))

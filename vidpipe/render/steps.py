@@ -181,8 +181,10 @@ def segment_features(project: Project, plan: SegmentPlan) -> FrameFeatures:
 
 
 def motion_step(project: Project, plan: SegmentPlan, backend: RenderBackend) -> StageResult:
+    from vidpipe.brain.loop import attempt_seed
+
     p = plan["motion_clip"]
-    seed = derive_seed(project.spec.seed, plan.segment, "motion")
+    seed = attempt_seed(project.spec.seed, plan.segment, 1)
     return produce(p.path, p.key, lambda tmp: backend.motion(
         composite_still_path(plan), plan["composite"].path, segment_features(project, plan), tmp,
         seed=seed))

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vidpipe.brain.loop import LoopConfig, RenderOutcome, plan_segment, run_segment
+from vidpipe.brain.loop import (LoopConfig, RenderOutcome, attempt_seed, plan_segment,
+                                run_segment)
 from vidpipe.brain.quality import QaBound
 from vidpipe.brain.schemas import GenerationArgs, ReferenceImages, SceneReading
 from vidpipe.brain.update import (attempt_recorder, record_planning, save_outcome,
@@ -136,7 +137,7 @@ def take_step(project: Project, plan: SegmentPlan, backend: RenderBackend, plann
                                 mean_energy=span.mean_energy, speech_ratio=span.speech_ratio,
                                 transcript=transcript, config=config)
         state = store.update(lambda s: record_planning(s, planning))
-        first_seed = derive_seed(project.spec.seed, plan.segment, "motion")
+        first_seed = attempt_seed(project.spec.seed, plan.segment, 1)
 
         def render(args: GenerationArgs) -> RenderOutcome:
             if args.attempt == 1 and args.seed == first_seed:

@@ -98,7 +98,7 @@ def test_failed_segment_is_retried_with_adjusted_args_and_the_best_kept(store, t
     assert render.segments() == ["s0000", "s0001", "s0001", "s0002"]
     first, second = render.calls[1], render.calls[2]
     assert (first.attempt, second.attempt) == (1, 2)
-    assert first.seed == derive_seed(1234, "s0001", "motion") == attempt_seed(1234, "s0001", 1)
+    assert first.seed == derive_seed(1234, "motion") == attempt_seed(1234, "s0001", 1)
     assert second.seed == derive_seed(1234, "s0001", "motion", "attempt2") != first.seed
     assert second.strengths.identity == pytest.approx(min(1.0, first.strengths.identity + 0.15))
     assert second.strengths.denoise == pytest.approx(first.strengths.denoise - 0.1)

@@ -19,7 +19,7 @@ from vidpipe.render.runner import render_project
 from vidpipe.render.takes import attempt_dir
 from vidpipe.resources.backends import BackendResource
 from vidpipe.resources.gemini import GeminiResource
-from vidpipe.seeds import derive_seed
+from vidpipe.brain.loop import attempt_seed
 from vidpipe.workspace import NewProjectRequest, create_project
 from vidpipe_tests.brain.conftest import KEY
 from vidpipe_tests.demo_inputs import demo_files
@@ -28,13 +28,13 @@ pytestmark = pytest.mark.slow
 
 
 class BlankTake(EmbeddedBackend):
-    """Renders black frames for one motion seed: a broken first take of one segment."""
+    """Renders black frames for the first take of the segment starting at `first_frame`."""
 
-    def __init__(self, broken_seed: int):
-        self.broken_seed = broken_seed
+    def __init__(self, broken_seed: int, first_frame: int):
+        self.broken_seed, self.first_frame = broken_seed, first_frame
 
     def motion(self, composite_png, layers, features, out_mp4, *, seed):
-        if seed != self.broken_seed:
+        if seed != self.broken_seed or features.first_frame != self.first_frame:
             return super().motion(composite_png, layers, features, out_mp4, seed=seed)
         from vidpipe.media.video import ClipWriter
         from vidpipe.render.embedded.layers import load_layers
@@ -50,9 +50,10 @@ class BlankTake(EmbeddedBackend):
 
 class BlankTakeBackends(BackendResource):
     broken_seed: int
+    first_frame: int
 
     def get(self, kind, choices=None, on_progress=None):
-        return BlankTake(self.broken_seed)
+        return BlankTake(self.broken_seed, self.first_frame)
 
 
 def test_failed_evaluation_is_retried_and_the_best_take_kept(workspace, instance, standin,
@@ -66,11 +67,13 @@ def test_failed_evaluation_is_retried_and_the_best_take_kept(workspace, instance
     # than at 720p, so this small test project sets looser bounds (they are configuration).
     project.spec.qa = QABounds(identity_max=0.6, lipsync_corr_min=0.4)
     project.save()
-    broken = derive_seed(project.spec.seed, "s0001", "motion")
+    broken = attempt_seed(project.spec.seed, "s0001", 1)
+    steps.analyze_audio_step(project)  # where segment 1 starts
+    first_frame = steps.plans(project)[1].first_frame
     gemini = GeminiResource(api_key=KEY, base_url=standin.url, timeout_s=5, max_retries=1,
                             backoff_s=0.01, deadline_s=20)
     report = render_project(workspace, "loop", instance, backends=BlankTakeBackends(
-        broken_seed=broken), gemini=gemini)
+        broken_seed=broken, first_frame=first_frame), gemini=gemini)
     assert report.ok, report.failed
 
     state = MemoryStore(project.memory_path).read()

@@ -66,3 +66,15 @@ def test_closed_threshold_is_capped_by_the_reference():
     thr_ref = mouth.closed_threshold(opening, silent, silent, reference=0.02)
     assert thr_self > 0.3  # left alone, it would call that mouth closed
     assert thr_ref == pytest.approx(0.02 + 2 * mouth.CLOSED_MARGIN)
+
+
+def test_face_search_uses_the_person_region_of_a_720p_frame():
+    import cv2
+
+    face = cv2.resize(face_with_mouth(0), (200, 200), interpolation=cv2.INTER_AREA)
+    frame = np.full((720, 1280, 3), 70, np.uint8)
+    frame[400:600, 800:1000] = face  # face ~ 36 px: too small for a whole-frame detection
+    box = mouth.find_face_box(frame, region=(780, 380, 1020, 720))
+    assert box is not None
+    x0, y0, side = box
+    assert 800 < x0 + side / 2 < 1000 and 400 < y0 + side / 2 < 600

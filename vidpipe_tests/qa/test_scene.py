@@ -36,5 +36,7 @@ def test_flicker_and_join_ratio():
     std, diff = scene.flicker(np.array([100, 100.2, 99.9, 100.1]), np.array([0.1, 0.2]))
     assert std < 0.2 and diff == pytest.approx(0.15)
     assert scene.join_ratio(3.0, np.array([1.0, 1.2, 0.8])) == pytest.approx(3.0)
+    # inside a burst of motion the join is compared with its neighbours
+    assert scene.join_ratio(3.0, np.array([1.0, 1.2, 0.8]), np.array([2.5, 3.2])) < 1
     # a static video: the floor keeps invisible changes from looking like a jump
     assert scene.join_ratio(0.1, np.array([0.01, 0.02])) < 1
