@@ -177,6 +177,13 @@ def cmd_qa(args) -> int:
     return 0 if not any(f.blocking for f in failures) else 1
 
 
+def cmd_eval(args) -> int:
+    from vidpipe.evaluation import main as eval_main
+
+    _workspace(args)
+    return eval_main(args.rest)
+
+
 def cmd_bench(args) -> int:
     from vidpipe.bench import run_bench
 
@@ -246,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="720p only and shorter recordings")
     p.add_argument("--keep", help="keep the bench workspaces in this folder")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("eval", help="render and measure every combination in a samples folder "
+                                    "(people/ garments/ scenes/ speech/) plus the demo",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER,
+                   help="SAMPLES [--width W --height H --out DIR --limit N --jobs N --no-demo]")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("ui", help="start the Dagster UI on this workspace")
     p.add_argument("--host", default="127.0.0.1")

@@ -28,7 +28,7 @@ CODE_VERSIONS: dict[str, str] = {
     "composite": "1",
     "motion_clip": "2",
     "lipsync_clip": "1",
-    "upscaled_clip": "1",
+    "upscaled_clip": "2",
     "segment_take": "1",
     "final_video": "1",
     "video_qa": "1",

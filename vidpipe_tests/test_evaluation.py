@@ -77,7 +77,7 @@ def test_eval_renders_measures_and_records_bad_inputs(tmp_path, capsys):
     assert 0.0 <= float(good["garment_de"]) < 30
     assert 15 < float(good["bg_psnr"]) < 80
     assert abs(float(good["duration_err"])) <= 1.0
-    assert int(good["n_failed"]) >= 0
+    assert int(good["n_failed"]) >= 0 and int(good["silent_frames"]) >= 0
     assert os.path.isfile(good["video"])
 
     md = (out / "eval.md").read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Upscale (Lanczos + unsharp) with temporal deflicker: size and exact frame count."""
+"""Upscale (Lanczos, optional unsharp) with temporal deflicker: size and exact frame count."""
 
 from __future__ import annotations
 
