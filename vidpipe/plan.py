@@ -19,7 +19,7 @@ from vidpipe.storage import stable_hash
 
 # Bump a stage's version when its output for the same inputs changes.
 CODE_VERSIONS: dict[str, str] = {
-    "audio_analysis": "1",
+    "audio_analysis": "2",
     "scene_analysis": "1",
     "memory_state": "1",
     "tryon_image": "1",
@@ -44,8 +44,8 @@ def _key(stage: str, *parts: object) -> str:
 
 def audio_key(project: Project) -> str:
     spec = project.spec
-    return _key("audio_analysis", spec.inputs.audio, spec.segmentation.model_dump(),
-                spec.output.fps, spec.change_times)
+    return _key("audio_analysis", spec.inputs.audio, spec.inputs.transcript,
+                spec.segmentation.model_dump(), spec.output.fps, spec.change_times)
 
 
 def scene_key(scene_rel: str) -> str:

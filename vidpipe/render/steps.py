@@ -15,6 +15,7 @@ import numpy as np
 from vidpipe.cache import StageResult, produce
 from vidpipe.errors import StageError
 from vidpipe.media.features import FrameFeatures
+from vidpipe.media.phonemes import apply_visemes, viseme_caps
 from vidpipe.plan import SegmentPlan, audio_key, final_key, scene_key, segment_plan
 from vidpipe.project import Project
 from vidpipe.render.base import RenderBackend, StageFacts
@@ -26,6 +27,10 @@ DELIVERY_RATE = 48000   # the audio muxed into the final video
 
 def analysis_path(project: Project) -> Path:
     return project.render_path("audio_analysis", "analysis", ".json")
+
+
+def phones_path(project: Project) -> Path:
+    return project.render_path("audio_analysis", "phones", ".json")
 
 
 def analysis_audio_path(project: Project) -> Path:
@@ -60,9 +65,17 @@ def analyze_audio_step(project: Project) -> StageResult:
         for span in result.segments:
             out = _fresh(segment_audio_path(project, f"s{span.index:04d}"))
             audio.write_wav_slice(samples, ANALYSIS_RATE, span.start_sample, span.end_sample, out)
+        from vidpipe.media.phonemes import align_phones
+
+        transcript = (project.path(spec.inputs.transcript).read_text(encoding="utf-8")
+                      if spec.inputs.transcript else None)
+        phones = align_phones(samples, transcript)
+        _fresh(phones_path(project)).write_text(phones.model_dump_json(indent=1))
         tmp.write_text(result.model_dump_json(indent=2))
+        fell_back = phones.note or None
         return StageFacts(info={"segments": len(result.segments),
-                                "duration_s": result.duration_s})
+                                "duration_s": result.duration_s, "phones": len(phones.phones),
+                                "phones_from": phones.source}, fell_back=fell_back)
 
     return produce(analysis_path(project), key, make)
 
@@ -174,10 +187,28 @@ def segment_features(project: Project, plan: SegmentPlan) -> FrameFeatures:
     samples = _analysis_samples(str(wav), wav.stat().st_mtime)
     feats = frame_features(samples, ANALYSIS_RATE, project.spec.output.fps, plan.start_sample,
                            plan.end_sample, loudness_ref=analysis.loudness_ref)
+    feats.mouth_open = apply_visemes(feats.mouth_open, viseme_caps(
+        load_phones(project), feats.fps, feats.first_frame, feats.n_frames))
     if feats.n_frames != plan.n_frames:
         raise StageError(f"{plan.segment}: features have {feats.n_frames} frames, "
                          f"the plan {plan.n_frames}")
     return feats
+
+
+@lru_cache(maxsize=4)
+def _phones(path: str, mtime: float):
+    from vidpipe.media.phonemes import PhoneAlignment
+
+    return PhoneAlignment.model_validate_json(Path(path).read_text())
+
+
+def load_phones(project: Project):
+    from vidpipe.media.phonemes import PhoneAlignment
+
+    path = phones_path(project)
+    if not path.is_file():
+        return PhoneAlignment(source="none", note="no phone alignment")
+    return _phones(str(path), path.stat().st_mtime)
 
 
 def motion_step(project: Project, plan: SegmentPlan, backend: RenderBackend) -> StageResult:

@@ -1,0 +1,132 @@
+"""Phones of the speech, so the lips follow phonemes and not only loudness.
+
+pocketsphinx (its en-us model ships in the wheel) aligns the transcript when there is one,
+or first recognises the words when there is not. Each frame then gets a viseme cap on the
+mouth opening: shut for p/b/m, narrow for rounded o/u/w, wide for open vowels like "a".
+Rounding itself (narrower lips) is not drawn by the embedded mouth; only the opening is.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+CLOSED = {"P", "B", "M"}
+ROUNDED = {"OW", "UW", "UH", "W", "OY"}
+OPEN = {"AA", "AE", "AH", "AY", "AW", "AO"}
+MID = {"EH", "ER", "EY", "IH", "IY"}
+
+# The largest mouth opening each class allows (features.mouth_open is in [0, 1]).
+CAP = {"closed": 0.0, "rounded": 0.45, "open": 1.0, "mid": 0.75, "consonant": 0.55,
+       "silence": 1.0}
+
+
+class Phone(BaseModel):
+    phone: str
+    word: str
+    start_s: float
+    end_s: float
+
+
+class PhoneAlignment(BaseModel):
+    schema_version: int = 1
+    source: str  # "transcript" | "recognised" | "none"
+    text: str = ""
+    dropped_words: list[str] = Field(default_factory=list)  # not in the pronouncing dictionary
+    note: str = ""
+    phones: list[Phone] = Field(default_factory=list)
+
+
+def viseme_class(phone: str) -> str:
+    p = phone.upper().rstrip("012")
+    if p in ("SIL", "+SPN+", "+NSN+") or p.startswith("+"):
+        return "silence"
+    if p in CLOSED:
+        return "closed"
+    if p in ROUNDED:
+        return "rounded"
+    if p in OPEN:
+        return "open"
+    if p in MID:
+        return "mid"
+    return "consonant"
+
+
+def _pcm16(samples: np.ndarray) -> bytes:
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+(?:'[a-z]+)?", text.lower())
+
+
+def recognise(samples16k: np.ndarray) -> str:
+    from pocketsphinx import Decoder
+
+    decoder = Decoder(samprate=16000)
+    decoder.start_utt()
+    decoder.process_raw(_pcm16(samples16k), full_utt=True)
+    decoder.end_utt()
+    hyp = decoder.hyp()
+    return hyp.hypstr if hyp is not None else ""
+
+
+def align_phones(samples16k: np.ndarray, transcript: str | None) -> PhoneAlignment:
+    """Phones with times; falls back to no phones (and says why) when alignment fails."""
+    from pocketsphinx import Decoder
+
+    source = "transcript" if transcript and transcript.strip() else "recognised"
+    text = transcript if source == "transcript" else recognise(samples16k)
+    decoder = Decoder(samprate=16000, bestpath=False)
+    words = _words(text)
+    known = [w for w in words if decoder.lookup_word(w) is not None]
+    dropped = [w for w in words if decoder.lookup_word(w) is None]
+    if not known:
+        return PhoneAlignment(source="none", text=text, dropped_words=dropped,
+                              note="no known words to align: lips follow loudness only")
+    pcm = _pcm16(samples16k)
+    try:
+        decoder.set_align_text(" ".join(known))
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        decoder.set_alignment()
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        phones = [Phone(phone=ph.name, word=w.name, start_s=ph.start / 100.0,
+                        end_s=(ph.start + ph.duration) / 100.0)
+                  for w in decoder.get_alignment() for ph in w]
+    except RuntimeError as exc:
+        return PhoneAlignment(source="none", text=text, dropped_words=dropped,
+                              note=f"alignment failed ({exc}): lips follow loudness only")
+    return PhoneAlignment(source=source, text=" ".join(known), dropped_words=dropped,
+                          phones=phones)
+
+
+def viseme_caps(alignment: PhoneAlignment, fps: int, first_frame: int, n_frames: int
+                ) -> np.ndarray:
+    """Per frame, the largest opening its phone allows. A bilabial shorter than a frame
+    still closes the frame nearest to its middle, so every p/b/m is seen."""
+    caps = np.ones(n_frames, np.float32)
+    if not alignment.phones:
+        return caps
+    times = (first_frame + np.arange(n_frames)) / fps
+    starts = np.array([p.start_s for p in alignment.phones])
+    ends = np.array([p.end_s for p in alignment.phones])
+    idx = np.searchsorted(starts, times, side="right") - 1
+    for i, k in enumerate(idx):
+        if 0 <= k < len(alignment.phones) and times[i] < ends[k]:
+            caps[i] = CAP[viseme_class(alignment.phones[k].phone)]
+    for p in alignment.phones:
+        if viseme_class(p.phone) == "closed":
+            f = int(round((p.start_s + p.end_s) / 2 * fps)) - first_frame
+            if 0 <= f < n_frames:
+                caps[f] = 0.0
+    return caps
+
+
+def apply_visemes(mouth_open: np.ndarray, caps: np.ndarray) -> np.ndarray:
+    return np.minimum(mouth_open, caps).astype(np.float32)
