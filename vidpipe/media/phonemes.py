@@ -19,7 +19,7 @@ OPEN = {"AA", "AE", "AH", "AY", "AW", "AO"}
 MID = {"EH", "ER", "EY", "IH", "IY"}
 
 # The largest mouth opening each class allows (features.mouth_open is in [0, 1]).
-CAP = {"closed": 0.0, "rounded": 0.45, "open": 1.0, "mid": 0.75, "consonant": 0.55,
+CAP = {"closed": 0.0, "rounded": 0.55, "open": 1.0, "mid": 0.85, "consonant": 0.7,
        "silence": 1.0}
 
 
@@ -73,8 +73,49 @@ def recognise(samples16k: np.ndarray) -> str:
     return hyp.hypstr if hyp is not None else ""
 
 
+CHUNK_S = 20.0  # the phone pass runs per chunk: its memory grows with utterance length
+
+
+def _align(decoder, pcm: bytes, words: list[str], phones: bool):
+    decoder.set_align_text(" ".join(words))
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
+    if not phones:
+        return [(seg.word, seg.start_frame / 100.0, seg.end_frame / 100.0)
+                for seg in decoder.seg()]
+    decoder.set_alignment()
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
+    return [(w.name, ph.name, ph.start / 100.0, (ph.start + ph.duration) / 100.0)
+            for w in decoder.get_alignment() for ph in w]
+
+
+def _chunks(word_times: list[tuple[str, float, float]]) -> list[tuple[float, float, list[str]]]:
+    """Consecutive words grouped into spans of about CHUNK_S, cut in silences."""
+    chunks, words, start, end = [], [], None, 0.0
+    for word, a, b in word_times:
+        if word.startswith("<") or word.startswith("["):
+            if words and end - start >= CHUNK_S:
+                chunks.append((start, (end + a) / 2 if a > end else end, words))
+                words, start = [], None
+            continue
+        if start is None:
+            start = chunks[-1][1] if chunks else 0.0
+        words.append(re.sub(r"\(\d+\)$", "", word))
+        end = b
+    if words:
+        chunks.append((start, None, words))
+    return chunks
+
+
 def align_phones(samples16k: np.ndarray, transcript: str | None) -> PhoneAlignment:
-    """Phones with times; falls back to no phones (and says why) when alignment fails."""
+    """Phones with times; falls back to no phones (and says why) when alignment fails.
+
+    A word pass over the whole recording places the words; the phone pass then runs chunk
+    by chunk (about CHUNK_S each, cut in silences) so its memory does not grow with the
+    length of the recording."""
     from pocketsphinx import Decoder
 
     source = "transcript" if transcript and transcript.strip() else "recognised"
@@ -86,19 +127,16 @@ def align_phones(samples16k: np.ndarray, transcript: str | None) -> PhoneAlignme
     if not known:
         return PhoneAlignment(source="none", text=text, dropped_words=dropped,
                               note="no known words to align: lips follow loudness only")
-    pcm = _pcm16(samples16k)
+    phones: list[Phone] = []
     try:
-        decoder.set_align_text(" ".join(known))
-        decoder.start_utt()
-        decoder.process_raw(pcm, full_utt=True)
-        decoder.end_utt()
-        decoder.set_alignment()
-        decoder.start_utt()
-        decoder.process_raw(pcm, full_utt=True)
-        decoder.end_utt()
-        phones = [Phone(phone=ph.name, word=w.name, start_s=ph.start / 100.0,
-                        end_s=(ph.start + ph.duration) / 100.0)
-                  for w in decoder.get_alignment() for ph in w]
+        word_times = _align(decoder, _pcm16(samples16k), known, phones=False)
+        for start, end, chunk_words in _chunks(word_times):
+            a = int(start * 16000)
+            b = len(samples16k) if end is None else int(end * 16000)
+            for word, phone, p0, p1 in _align(decoder, _pcm16(samples16k[a:b]), chunk_words,
+                                              phones=True):
+                phones.append(Phone(phone=phone, word=word, start_s=start + p0,
+                                    end_s=start + p1))
     except RuntimeError as exc:
         return PhoneAlignment(source="none", text=text, dropped_words=dropped,
                               note=f"alignment failed ({exc}): lips follow loudness only")
