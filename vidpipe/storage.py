@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import io
 import json
 import os
 import tempfile
@@ -75,17 +74,9 @@ def read_image(path: Path) -> np.ndarray:
         return np.asarray(im.convert("RGBA" if im.mode in ("RGBA", "LA", "P") else im.mode))
 
 
-def thumbnail_png(image: np.ndarray, max_side: int = 128) -> bytes:
-    from PIL import Image
-
-    im = Image.fromarray(image)
-    im.thumbnail((max_side, max_side))
-    buf = io.BytesIO()
-    im.save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
-
-
 def thumbnail_markdown(image: np.ndarray, caption: str = "preview", max_side: int = 128) -> str:
     """Markdown with an inline PNG that the Dagster UI renders in its metadata dialog."""
+    from vidpipe.media.video import thumbnail_png
+
     b64 = base64.b64encode(thumbnail_png(image, max_side)).decode()
     return f"![{caption}](data:image/png;base64,{b64})"
