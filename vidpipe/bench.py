@@ -78,11 +78,9 @@ def _child(workspace: Path, name: str, invalidate: str | None) -> None:
             record = json.loads(side.read_text())
             record["seconds"] = 0.0
             side.write_text(json.dumps(record))
-    # Import the stage modules first: their one-off import cost is not orchestration.
+    # Dagster and the definitions are imported before the clock starts; the segment
+    # workers' imports (in their fork server) are inside it: they are part of a render.
     import vidpipe.definitions  # noqa: F401
-    import vidpipe.render.embedded.backend  # noqa: F401
-    from vidpipe.render.embedded import (composite, lipsync, matte, motion, tryon,  # noqa: F401
-                                         upscale)
 
     with dg.DagsterInstance.get() as instance:
         start = time.perf_counter()
@@ -94,9 +92,11 @@ def _child(workspace: Path, name: str, invalidate: str | None) -> None:
         raise SystemExit(f"render failed: {report.failed}")
     work, per_stage = _work_seconds(project)
     analysis = steps.load_analysis(project)
-    # the largest of this process and the segment workers it spawned (and waited for)
-    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024.0
+    # the largest of this process, its children, and the segment workers (which fork from
+    # a fork server, so they report their own peak)
+    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0,
+               report.worker_peak_rss_mb)
     print(json.dumps({"wall_s": wall, "work_s": work, "audio_s": analysis.duration_s,
                       "segments": len(analysis.segments), "stage_s": per_stage,
                       "peak_rss_mb": peak}))

@@ -38,3 +38,24 @@ def test_gpu_stages_share_a_pool():
     pools = {k.to_user_string(): a.op.pool for k, a in repo.assets_defs_by_key.items()}
     assert {k for k, p in pools.items() if p == "gpu"} == {
         "tryon_image", "motion_clip", "lipsync_clip", "upscaled_clip"}
+
+
+def test_embedded_cli_renders_build_the_stages_without_a_pool():
+    from vidpipe.definitions import build_defs
+
+    repo = build_defs(gpu_pool=None).get_repository_def()
+    assert {a.op.pool for a in repo.assets_defs_by_key.values()} == {None}
+    # same keys and jobs as the UI's definitions: only the pool differs
+    assert set(repo.assets_defs_by_key) == set(defs.get_repository_def().assets_defs_by_key)
+
+
+def test_the_stage_pool_follows_the_project_backend(tmp_path):
+    from types import SimpleNamespace
+
+    from vidpipe.render.runner import stage_pool
+
+    def project(backend):
+        return SimpleNamespace(spec=SimpleNamespace(backend=backend))
+
+    assert stage_pool(project("comfyui")) == "gpu"
+    assert stage_pool(project("embedded")) is None

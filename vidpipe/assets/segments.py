@@ -63,27 +63,37 @@ def _segment_asset(name: str, description: str, deps: list, group: str, pool: st
     return _asset
 
 
-tryon_image = _segment_asset(
-    "tryon_image", "The person wearing the garment: the identity and clothing anchor of every "
-    "frame.", [_by_project(memory_state)], "prep", GPU_POOL)
-person_matte = _segment_asset(
-    "person_matte", "The dressed person cut out of their photo with a soft alpha edge.",
-    [tryon_image], "prep")
-depth_map = _segment_asset(
-    "depth_map", "A depth estimate of the segment's scene, used to stand the person on its "
-    "ground.", [_by_project(memory_state)], "prep")
-composite = _segment_asset(
-    "composite", "The person placed, scaled and relit in the scene, with a contact shadow.",
-    [person_matte, depth_map, _by_project(scene_analysis)], "prep")
-motion_clip = _segment_asset(
-    "motion_clip", "The composite animated by the speech: head and shoulders follow emphasis "
-    "and rest in pauses.", [composite, _by_project(audio_analysis)], "animation", GPU_POOL)
-lipsync_clip = _segment_asset(
-    "lipsync_clip", "The motion clip with the mouth opening and closing with the speech.",
-    [motion_clip, _by_project(audio_analysis)], "animation", GPU_POOL)
-upscaled_clip = _segment_asset(
-    "upscaled_clip", "The segment at output resolution, deflickered; what the final video "
-    "joins.", [lipsync_clip], "animation", GPU_POOL)
+def segment_assets(pool: str | None = GPU_POOL) -> list[dg.AssetsDefinition]:
+    """The seven stage assets. Try-on, motion, lip-sync and upscale hold a slot of `pool`,
+    which bounds how many run at once across runs (a GPU server runs one prompt at a time).
+    The embedded backend renders on the CPU, where `--jobs` already bounds the work, so its
+    CLI renders build these with no pool."""
+    tryon_image = _segment_asset(
+        "tryon_image", "The person wearing the garment: the identity and clothing anchor of "
+        "every frame.", [_by_project(memory_state)], "prep", pool)
+    person_matte = _segment_asset(
+        "person_matte", "The dressed person cut out of their photo with a soft alpha edge.",
+        [tryon_image], "prep")
+    depth_map = _segment_asset(
+        "depth_map", "A depth estimate of the segment's scene, used to stand the person on "
+        "its ground.", [_by_project(memory_state)], "prep")
+    composite = _segment_asset(
+        "composite", "The person placed, scaled and relit in the scene, with a contact "
+        "shadow.", [person_matte, depth_map, _by_project(scene_analysis)], "prep")
+    motion_clip = _segment_asset(
+        "motion_clip", "The composite animated by the speech: head and shoulders follow "
+        "emphasis and rest in pauses.", [composite, _by_project(audio_analysis)], "animation",
+        pool)
+    lipsync_clip = _segment_asset(
+        "lipsync_clip", "The motion clip with the mouth opening and closing with the speech.",
+        [motion_clip, _by_project(audio_analysis)], "animation", pool)
+    upscaled_clip = _segment_asset(
+        "upscaled_clip", "The segment at output resolution, deflickered; what the final "
+        "video joins.", [lipsync_clip], "animation", pool)
+    return [tryon_image, person_matte, depth_map, composite, motion_clip, lipsync_clip,
+            upscaled_clip]
 
-SEGMENT_ASSETS = [tryon_image, person_matte, depth_map, composite, motion_clip, lipsync_clip,
-                  upscaled_clip]
+
+SEGMENT_ASSETS = segment_assets()
+(tryon_image, person_matte, depth_map, composite, motion_clip, lipsync_clip,
+ upscaled_clip) = SEGMENT_ASSETS

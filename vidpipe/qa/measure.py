@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -135,11 +135,33 @@ class _Plan:
 
 
 @dataclass
-class _References:
+class References:
+    """Readings of the input photos that every clip of a project is measured against."""
+
     descriptor: np.ndarray | None  # dlib descriptor of the person photo
     opening: float | None  # mouth opening in the person photo
     garment: garment_qa.GarmentColours | None
     tryon_delta_e: float | None
+
+    def to_json(self) -> str:
+        import json
+
+        g = self.garment
+        return json.dumps({
+            "descriptor": None if self.descriptor is None else self.descriptor.tolist(),
+            "opening": self.opening, "tryon_delta_e": self.tryon_delta_e,
+            "garment": None if g is None else {"lab": g.lab.tolist(), "share": g.share.tolist()}})
+
+    @classmethod
+    def from_json(cls, text: str) -> "References":
+        import json
+
+        d = json.loads(text)
+        g = d["garment"]
+        return cls(descriptor=None if d["descriptor"] is None else np.asarray(d["descriptor"]),
+                   opening=d["opening"], tryon_delta_e=d["tryon_delta_e"],
+                   garment=None if g is None else garment_qa.GarmentColours(
+                       lab=np.asarray(g["lab"]), share=np.asarray(g["share"])))
 
 
 def _file_key(x: ImageLike | None):
@@ -151,20 +173,20 @@ def _file_key(x: ImageLike | None):
 
 
 @lru_cache(maxsize=8)
-def _references_of_files(person, garment, tryon) -> _References:
-    return _read_references(*(k[0] if k else None for k in (person, garment, tryon)))
+def _references_of_files(person, garment, tryon) -> References:
+    return read_references(*(k[0] if k else None for k in (person, garment, tryon)))
 
 
-def _references(person_photo, garment_photo, tryon_image) -> _References:
+def _references(person_photo, garment_photo, tryon_image) -> References:
     """Readings of the input photos; cached per file, since the take loop measures every
     clip of a project against the same photos."""
     if not any(isinstance(x, np.ndarray) for x in (person_photo, garment_photo, tryon_image)):
         return _references_of_files(*(_file_key(x) for x in (person_photo, garment_photo,
                                                               tryon_image)))
-    return _read_references(person_photo, garment_photo, tryon_image)
+    return read_references(person_photo, garment_photo, tryon_image)
 
 
-def _read_references(person_photo, garment_photo, tryon_image) -> _References:
+def read_references(person_photo, garment_photo, tryon_image) -> References:
     person = _image(person_photo)
     colours = tryon_de = None
     if garment_photo is not None:
@@ -174,7 +196,7 @@ def _read_references(person_photo, garment_photo, tryon_image) -> _References:
             mask = garment_qa.image_torso(tryon)
             if mask is not None:
                 tryon_de = garment_qa.garment_delta_e(colours, tryon, mask)
-    return _References(descriptor=identity_qa.face_descriptor(person),
+    return References(descriptor=identity_qa.face_descriptor(person),
                        opening=mouth_qa.reference_opening(person), garment=colours,
                        tryon_delta_e=tryon_de)
 
@@ -182,10 +204,12 @@ def _read_references(person_photo, garment_photo, tryon_image) -> _References:
 class _Pass:
     """Everything measured while the frames stream by, one frame at a time."""
 
-    def __init__(self, segs: Sequence[SegmentInput], plan: _Plan, refs: _References,
+    def __init__(self, segs: Sequence[SegmentInput], plan: _Plan, refs: References,
                  size: tuple[int, int], fps: float, n: int, sample_every_s: float,
-                 timer: _Timer) -> None:
+                 timer: _Timer, frame_hook: Callable[[int, np.ndarray], None] | None = None
+                 ) -> None:
         self.segs, self.plan, self.refs, self.tm = segs, plan, refs, timer
+        self.frame_hook = frame_hook
         self.small = scene_qa.small_size(*size)
         self.layers = _LayersCache(size)
         self.samples = {f for s in segs for f in _sample_frames(s.first_frame, s.n_frames, fps,
@@ -211,6 +235,8 @@ class _Pass:
                     break
                 self.seen += 1
                 self._frame(i, frame, meter)
+                if self.frame_hook is not None:
+                    self.frame_hook(i, frame)
 
     def _frame(self, i: int, frame: np.ndarray, meter: mouth_qa.MouthMeter) -> None:
         t = time.perf_counter()
@@ -324,12 +350,16 @@ def _segment_qa(k: int, segs: Sequence[SegmentInput], m: _Pass, sync: _Sync) -> 
 def measure_project(video_path: str | Path, segments: Sequence[SegmentInput], *,
                     person_photo: ImageLike, garment_photo: ImageLike | None = None,
                     tryon_image: ImageLike | None = None, audio_duration_s: float | None = None,
-                    sample_every_s: float = 1.0) -> ProjectQA:
+                    sample_every_s: float = 1.0, references: References | None = None,
+                    frame_hook: Callable[[int, np.ndarray], None] | None = None) -> ProjectQA:
     """Measure the final video against the inputs it was made from.
 
     `audio_duration_s` defaults to the duration of the video file's own audio stream.
     Identity and background PSNR are sampled every `sample_every_s` seconds of each segment;
-    the garment colour on the middle frame of each segment. Photos are paths or RGB arrays.
+    the garment colour on the middle frame of each segment. Photos are paths or RGB arrays;
+    `references`, when given, are readings of them made earlier (`read_references`).
+    `frame_hook(index, frame)` sees every decoded frame, so a caller that wants some frames
+    does not decode the video a second time.
     """
     t0 = time.perf_counter()
     tm = _Timer()
@@ -339,10 +369,11 @@ def measure_project(video_path: str | Path, segments: Sequence[SegmentInput], *,
     fps, n = float(info.fps), int(info.n_frames)
     plan = _Plan.build(segs, n)
     t = tm.add("probe", t0)
-    refs = _references(person_photo, garment_photo, tryon_image)
+    refs = references or _references(person_photo, garment_photo, tryon_image)
     tm.add("references", t)
 
-    m = _Pass(segs, plan, refs, (info.width, info.height), fps, n, sample_every_s, tm)
+    m = _Pass(segs, plan, refs, (info.width, info.height), fps, n, sample_every_s, tm,
+              frame_hook)
     m.run(video_path)
     if m.seen != n:
         log.warning("measure_project: decoded %d frames of %s, probe said %d", m.seen,

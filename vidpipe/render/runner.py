@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from vidpipe.assets.segments import GPU_POOL
 from vidpipe.definitions import build_defs, default_backends
 from vidpipe.errors import StageError
 from vidpipe.jobs import analyze_project, deliver_video, measure_quality, render_segment
@@ -34,6 +35,7 @@ class RenderReport:
     failed: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     run_ids: list[str] = field(default_factory=list)
+    worker_peak_rss_mb: float = 0.0  # the largest segment worker (they are not our children)
 
     @property
     def ok(self) -> bool:
@@ -69,17 +71,22 @@ _WORKER: dict = {}
 
 
 def _worker_init(ws_root: str, instance_ref, backends_spec: tuple[type, dict], events,
-                 tags, gemini_spec: tuple[type, dict] | None) -> None:
+                 tags, gemini_spec: tuple[type, dict] | None, gpu_pool: str | None) -> None:
     progress = QueueProgress(events) if events is not None else None
     cls, fields = backends_spec
     gemini = gemini_spec[0](**gemini_spec[1]) if gemini_spec else None
     _WORKER.update(defs=build_defs(ws_root, backends=cls(**fields), progress=progress,
-                                   gemini=gemini),
+                                   gemini=gemini, gpu_pool=gpu_pool),
                    instance=dg.DagsterInstance.from_ref(instance_ref), tags=tags)
 
 
-def _worker_render(name: str, segment: str) -> tuple[str, bool, str, str]:
-    return _render_one(_WORKER["defs"], name, segment, _WORKER["instance"], _WORKER["tags"])
+def _worker_render(name: str, segment: str) -> tuple[tuple[str, bool, str, str], float]:
+    import resource
+
+    outcome = _render_one(_WORKER["defs"], name, segment, _WORKER["instance"], _WORKER["tags"])
+    peak_mb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024.0
+    return outcome, peak_mb
 
 
 class QueueProgress(Progress):
@@ -97,41 +104,70 @@ def _resource_spec(resource: dg.ConfigurableResource) -> tuple[type, dict]:
     return type(resource), {k: getattr(resource, k) for k in type(resource).model_fields}
 
 
-def _render_parallel(ws: Workspace, name: str, segments: list[str], instance: dg.DagsterInstance,
-                     backends: BackendResource, progress: Progress | None, tags: dict[str, str],
-                     jobs: int, gemini=None) -> list[tuple[str, bool, str, str]]:
-    import multiprocessing
-    import threading
-    from concurrent.futures import ProcessPoolExecutor
+class SegmentWorkers:
+    """Worker processes that render segments in parallel, one Dagster run each.
 
-    ctx = multiprocessing.get_context("spawn")  # forking a process running mediapipe is unsafe
-    events = ctx.Queue() if progress is not None else None
-    stop = threading.Event()
+    Started before the project's analysis, so forking the workers and loading their models
+    overlaps it. They fork from a fork server that has imported the render stack once
+    (vidpipe.render.warm), instead of each importing it from scratch; forking the CLI
+    process itself is avoided because it holds the instance's database connections."""
 
-    def pump() -> None:
-        while not stop.is_set():
+    def __init__(self, ws: Workspace, instance: dg.DagsterInstance, backends: BackendResource,
+                 progress: Progress | None, tags: dict[str, str], jobs: int, gemini=None,
+                 gpu_pool: str | None = GPU_POOL):
+        import multiprocessing
+        import threading
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["vidpipe.render.warm"])
+        self.progress = progress
+        self.peak_rss_mb = 0.0
+        self.events = ctx.Queue() if progress is not None else None
+        self._stop = threading.Event()
+        self._pumper = None
+        if self.events is not None:
+            self._pumper = threading.Thread(target=self._pump, daemon=True)
+            self._pumper.start()
+        self.pool = ProcessPoolExecutor(
+            max_workers=jobs, mp_context=ctx, initializer=_worker_init,
+            initargs=(str(ws.root), instance.get_ref(), _resource_spec(backends), self.events,
+                      tags, _resource_spec(gemini) if gemini else None, gpu_pool))
+        # Processes start on demand: one call per worker starts them all now.
+        self._ready = [self.pool.submit(_worker_ready) for _ in range(jobs)]
+
+    def _pump(self) -> None:
+        while not self._stop.is_set():
             try:
-                event = events.get(timeout=0.2)
+                event = self.events.get(timeout=0.2)
             except Exception:
                 continue
-            progress(event)
+            self.progress(event)
 
-    pumper = threading.Thread(target=pump, daemon=True) if events is not None else None
-    if pumper:
-        pumper.start()
-    try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
-                                 initargs=(str(ws.root), instance.get_ref(),
-                                           _resource_spec(backends), events, tags,
-                                           _resource_spec(gemini) if gemini else None)) as pool:
-            futures = [pool.submit(_worker_render, name, seg) for seg in segments]
-            return [f.result() for f in futures]
-    finally:
-        stop.set()
-        if pumper:
-            pumper.join(2)
-            while events is not None and not events.empty():
-                progress(events.get())
+    def render(self, name: str, segments: list[str]) -> list[tuple[str, bool, str, str]]:
+        futures = [self.pool.submit(_worker_render, name, seg) for seg in segments]
+        outcomes = []
+        for f in futures:
+            outcome, peak_mb = f.result()
+            outcomes.append(outcome)
+            self.peak_rss_mb = max(self.peak_rss_mb, peak_mb)
+        return outcomes
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self._stop.set()
+        if self._pumper:
+            self._pumper.join(2)
+            while not self.events.empty():
+                self.progress(self.events.get())
+
+
+def _worker_ready() -> None:
+    """Load the models every segment uses, while the parent analyses the audio."""
+    from vidpipe.render.embedded.landmarks import _face_detection, _pose
+
+    _pose()
+    _face_detection()
 
 
 def check_comfy(backends: BackendResource, choices: dict[str, str]) -> None:
@@ -156,10 +192,46 @@ def render_project(ws: Workspace, name: str, instance: dg.DagsterInstance, *,
     backends = backends or default_backends()
     if project.spec.backend == "comfyui":
         check_comfy(backends, project.spec.comfyui)
-    defs = build_defs(str(ws.root), backends=backends, progress=progress, gemini=gemini)
+    gpu_pool = stage_pool(project)
+    defs = build_defs(str(ws.root), backends=backends, progress=progress, gemini=gemini,
+                      gpu_pool=gpu_pool)
     tags = {"vidpipe/source": "cli"}
     instance.add_dynamic_partitions("project", [name])
     report = RenderReport(project=name, video=None)
+    workers = (SegmentWorkers(ws, instance, backends, progress, tags, jobs, gemini, gpu_pool)
+               if jobs > 1 and _may_render_segments(project) else None)
+    try:
+        _render_all(ws, project, defs, instance, tags, report, workers, on_plan)
+    finally:
+        if workers is not None:
+            workers.close()
+            report.worker_peak_rss_mb = workers.peak_rss_mb
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def stage_pool(project) -> str | None:
+    """The GPU pool bounds what a ComfyUI server runs at once; embedded stages run on the
+    CPU in as many workers as `--jobs` allows, and waiting for a GPU slot only idles them."""
+    return GPU_POOL if project.spec.backend == "comfyui" else None
+
+
+def _may_render_segments(project) -> bool:
+    """False only when the analysis is current and every segment up to date: then no
+    workers are started for a render that has nothing to draw."""
+    from vidpipe.cache import is_current
+    from vidpipe.plan import audio_key
+
+    try:
+        if not is_current(steps.analysis_path(project), audio_key(project)):
+            return True
+        return any(not p.up_to_date() for p in steps.plans(project))
+    except (StageError, OSError, ValueError):
+        return True
+
+
+def _render_all(ws, project, defs, instance, tags, report, workers, on_plan) -> None:
+    name = project.name
 
     result = _run(defs, analyze_project.name, name, instance, tags)
     report.run_ids.append(result.run_id)
@@ -174,9 +246,8 @@ def render_project(ws: Workspace, name: str, instance: dg.DagsterInstance, *,
     # Shared stills (try-on, matte, depth, composite) are made once even when segments run
     # in parallel: the cache holds a lock per output (vidpipe.cache.produce).
     segments = [p.segment for p in todo]
-    if jobs > 1 and len(segments) > 1:
-        outcomes = _render_parallel(ws, name, segments, instance, backends, progress, tags,
-                                    min(jobs, len(segments)), gemini)
+    if workers is not None and segments:
+        outcomes = workers.render(name, segments)
     else:
         outcomes = [_render_one(defs, name, seg, instance, tags) for seg in segments]
     for segment, ok, run_id, reason in outcomes:
@@ -193,8 +264,6 @@ def render_project(ws: Workspace, name: str, instance: dg.DagsterInstance, *,
         if not result.success:
             raise StageError(f"{name}: delivery failed: {_failure_reason(result)}")
         report.video = project.video_path
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def measure_project_quality(ws: Workspace, name: str, instance: dg.DagsterInstance):

@@ -55,6 +55,9 @@ def loop_config(project: Project) -> LoopConfig:
     return LoopConfig(max_attempts=project.spec.max_attempts, bounds=bounds)
 
 
+REVIEW_FRAMES = 4  # frames of each attempt the planner reviews
+
+
 def attempt_dir(project: Project, plan: SegmentPlan, attempt: int) -> Path:
     return project.render_path("segment_take", f"{plan.segment}.attempts/a{attempt}", "")
 
@@ -83,32 +86,59 @@ def render_attempt(project: Project, plan: SegmentPlan, backend: RenderBackend,
     return up
 
 
-def measure_clip(project: Project, plan: SegmentPlan, clip: Path) -> dict[str, float]:
-    """QA of one segment's clip on its own, under the loop's metric names."""
+REFERENCES_VERSION = "1"  # bump when what read_references computes changes
+
+
+def qa_references(project: Project, plan: SegmentPlan):
+    """The QA readings of the person, garment and try-on photos, made once per project and
+    garment and kept on disk, so parallel segment workers do not each compute them."""
+    from vidpipe.qa.measure import References, read_references
+    from vidpipe.storage import stable_hash
+
+    key = stable_hash("qa_references", REFERENCES_VERSION, project.spec.inputs.person,
+                      plan.garment, plan["tryon_image"].key)
+    path = project.render_path("segment_take", f"references/{key}", ".json")
+
+    def make(tmp: Path) -> StageFacts:
+        refs = read_references(project.path(project.spec.inputs.person),
+                               project.path(plan.garment), plan["tryon_image"].path)
+        tmp.write_text(refs.to_json())
+        return StageFacts(info={})
+
+    return References.from_json(produce(path, key, make).path.read_text())
+
+
+def measure_clip(project: Project, plan: SegmentPlan, clip: Path, *, keep_frames: int = 0
+                 ) -> tuple[dict[str, float], list[np.ndarray]]:
+    """QA of one segment's clip on its own, under the loop's metric names, and
+    `keep_frames` frames spread over the clip for the planner's review (taken from the
+    same decoding pass)."""
     from vidpipe.qa.measure import SegmentInput, measure_project
 
     seg = SegmentInput(key=plan.segment, first_frame=0, n_frames=plan.n_frames,
                        planned_frames=plan.n_frames,
                        features=steps.segment_features(project, plan),
                        layers_path=plan["composite"].path)
+    wanted = set(np.linspace(0, max(0, plan.n_frames - 1), keep_frames).round().astype(int)
+                 .tolist()) if keep_frames else set()
+    kept: dict[int, np.ndarray] = {}
+
+    def keep(i: int, frame: np.ndarray) -> None:
+        if i in wanted:
+            kept[i] = frame
+
     qa = measure_project(clip, [seg], person_photo=project.path(project.spec.inputs.person),
                          garment_photo=project.path(plan.garment),
                          tryon_image=plan["tryon_image"].path,
                          audio_duration_s=plan.n_frames / project.spec.output.fps,
-                         sample_every_s=2.0)
+                         sample_every_s=2.0, references=qa_references(project, plan),
+                         frame_hook=keep)
     s = qa.segments[0]
     names = {"lipsync_corr": s.lipsync_corr, "mouth_closed_silence": s.silent_closed,
              "av_offset_frames": s.av_offset, "identity_distance": s.identity_mean,
              "garment_delta_e": qa.garment_delta_e_tryon, "background_psnr": s.background_psnr}
-    return {k: float(v) for k, v in names.items() if v is not None}
-
-
-def sample_frames(clip: Path, n: int = 4) -> list[np.ndarray]:
-    from vidpipe.media.video import iter_frames, probe_video
-
-    total = probe_video(clip).n_frames
-    wanted = set(np.linspace(0, max(0, total - 1), n).round().astype(int).tolist())
-    return [f for i, f in enumerate(iter_frames(clip)) if i in wanted]
+    scores = {k: float(v) for k, v in names.items() if v is not None}
+    return scores, [kept[i] for i in sorted(kept)]
 
 
 def take_step(project: Project, plan: SegmentPlan, backend: RenderBackend, planner
@@ -144,8 +174,8 @@ def take_step(project: Project, plan: SegmentPlan, backend: RenderBackend, plann
                 clip = plan["upscaled_clip"].path  # what the stage assets rendered
             else:
                 clip = render_attempt(project, plan, backend, args)
-            return RenderOutcome(qa=measure_clip(project, plan, clip),
-                                 frames=sample_frames(clip), outputs={"take": str(clip)})
+            qa, frames = measure_clip(project, plan, clip, keep_frames=REVIEW_FRAMES)
+            return RenderOutcome(qa=qa, frames=frames, outputs={"take": str(clip)})
 
         def keep(best) -> None:
             shutil.copyfile(best.outputs["take"], tmp)

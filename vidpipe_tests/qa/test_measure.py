@@ -37,6 +37,25 @@ def test_lipsync_offset_silence_and_identity(lip_clip):
     assert ("silent_closed", "s0000") not in metrics
 
 
+def test_stored_references_and_the_frame_hook_change_nothing(tmp_path, lip_clip):
+    from vidpipe.media.video import iter_frames
+    from vidpipe.qa.measure import References, read_references
+
+    path, feat = lip_clip
+    segs = _split(feat, [50])
+    person = face_with_mouth(0)
+    fresh = measure_project(path, segs, person_photo=person)
+    refs = References.from_json(read_references(person, None, None).to_json())
+    seen = {}
+    stored = measure_project(path, segs, person_photo=person, references=refs,
+                             frame_hook=lambda i, f: seen.setdefault(i, f.copy()))
+    drop = {"measure_s", "timings"}
+    assert stored.model_dump(exclude=drop) == fresh.model_dump(exclude=drop)
+    assert sorted(seen) == list(range(fresh.n_frames))
+    first = next(iter_frames(path))
+    assert np.array_equal(seen[0], first)
+
+
 def test_in_sync_mouth_correlates(tmp_path, lip_clip):
     _, feat = lip_clip
     height = np.where(feat.voiced > 0.5, 20.0 * feat.energy, 0.0)

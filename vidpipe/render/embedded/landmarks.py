@@ -9,7 +9,9 @@ re-entrant.
 from __future__ import annotations
 
 import os
+import sys
 import threading
+import types
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -61,6 +63,25 @@ class FaceLandmarks:
         return float(x0), float(y0), float(x1), float(y1)
 
 
+def mediapipe():
+    """mediapipe, imported without matplotlib.pyplot.
+
+    `mediapipe.solutions` imports pyplot for drawing helpers this project never calls, and
+    that import costs about a second of CPU in every render process. A placeholder stands in
+    for pyplot during the import and is removed afterwards, so a later `import
+    matplotlib.pyplot` anywhere gets the real module."""
+    if "mediapipe" in sys.modules or "matplotlib.pyplot" in sys.modules:
+        import mediapipe as mp
+
+        return mp
+    sys.modules["matplotlib.pyplot"] = types.ModuleType("matplotlib.pyplot")
+    try:
+        import mediapipe as mp
+    finally:
+        del sys.modules["matplotlib.pyplot"]
+    return mp
+
+
 def _rgb(image: np.ndarray) -> np.ndarray:
     if image.ndim != 3 or image.shape[2] not in (3, 4):
         raise ValueError(f"expected an RGB image, got shape {image.shape}")
@@ -69,7 +90,7 @@ def _rgb(image: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _pose():
-    import mediapipe as mp
+    mp = mediapipe()
 
     return mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1,
                                   enable_segmentation=False)
@@ -77,7 +98,7 @@ def _pose():
 
 @lru_cache(maxsize=1)
 def _face_mesh():
-    import mediapipe as mp
+    mp = mediapipe()
 
     return mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1,
                                            refine_landmarks=True)
@@ -85,7 +106,7 @@ def _face_mesh():
 
 @lru_cache(maxsize=1)
 def _face_detection():
-    import mediapipe as mp
+    mp = mediapipe()
 
     return mp.solutions.face_detection.FaceDetection(model_selection=1,
                                                      min_detection_confidence=0.5)
@@ -93,7 +114,7 @@ def _face_detection():
 
 @lru_cache(maxsize=1)
 def _selfie():
-    import mediapipe as mp
+    mp = mediapipe()
 
     return mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
 
@@ -155,7 +176,7 @@ class FaceTracker:
     """
 
     def __init__(self) -> None:
-        import mediapipe as mp
+        mp = mediapipe()
 
         self._mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1,
                                                      refine_landmarks=True,
