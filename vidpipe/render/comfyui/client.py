@@ -196,12 +196,12 @@ class ComfyClient:
 
     # --- files --------------------------------------------------------------------------
 
-    def upload(self, path: Path) -> str:
+    def upload(self, path: Path, *, on_send: Callable[[str], None] | None = None) -> str:
         """Put a local file in the server's input folder; returns the value for a loader.
 
         The name is the file's content hash, so the same bytes always have the same name:
         if this client uploaded it already, or /view finds it in the input folder, nothing
-        is sent again.
+        is sent again. `on_send(name)` is called only when the bytes are really sent.
         """
         path = Path(path)
         name = f"{file_sha256(path)[:32]}{path.suffix.lower()}"
@@ -213,6 +213,8 @@ class ComfyClient:
                                                   "type": "input"}, stream=True)
         resp.close()
         if resp.status_code != 200:
+            if on_send is not None:
+                on_send(name)
             with open(path, "rb") as fh:
                 resp = self._call("POST", "/upload/image",
                                   files={"image": (name, fh, "application/octet-stream")},
@@ -363,9 +365,14 @@ class ComfyClient:
                     opcode, data = ws.recv_data()
                 except (websocket.WebSocketTimeoutException, TimeoutError):
                     if time.monotonic() - last_check > self.quiet_poll_s:
-                        # Silence for a while: make sure the end was not missed.
+                        # Silence for a while: make sure the end was not missed. (A real
+                        # server goes quiet this way when another socket takes our
+                        # clientId: it forgets the older socket without closing it.)
                         last_check = time.monotonic()
                         if self.history(prompt_id) is not None:
+                            state.watched = "polling"
+                            emit("polling", text="websocket went quiet; the end was found "
+                                                 "in /history")
                             break
                     continue
                 except (websocket.WebSocketException, OSError):
@@ -507,12 +514,30 @@ def _label(graph: dict, node_id: str) -> str:
     return f"node {node_id} '{title}' ({cls})" if title else f"node {node_id} ({cls})"
 
 
+# What a validation crash usually means (checked live on v0.33.0: a link to a node id the
+# graph lacks raises KeyError, a link to an output index the node lacks raises IndexError).
+_CRASH_HINTS = {
+    "KeyError": "one of its links names a node id that is not in the graph",
+    "IndexError": "one of its links asks for an output index the linked node does not have",
+}
+
+
 def _node_problems(node_errors: dict, graph: dict) -> list[NodeProblem]:
     problems = []
     for node_id, entry in node_errors.items():
         for e in entry.errors:
             info = e.extra_info or {}
+            input_name, message = info.get("input_name"), e.message
+            if e.type in ("exception_during_inner_validation", "exception_during_validation"):
+                # The server files an inner crash under the node whose own check raised,
+                # but with the input name of the node downstream of it: that name is not
+                # one of this node's inputs, so leave it out and say what went wrong.
+                input_name = None
+                kind = str(info.get("exception_type") or "")
+                hint = _CRASH_HINTS.get(kind.rsplit(".", 1)[-1])
+                message = (f"could not be validated ({kind or 'exception'}: {e.details})"
+                           + (f": {hint}" if hint else ""))
             problems.append(NodeProblem(str(node_id), entry.class_type or _class(graph, node_id),
-                                        _title(graph, node_id), info.get("input_name"), e.type,
-                                        e.message, e.details))
+                                        _title(graph, node_id), input_name, e.type,
+                                        message, e.details))
     return problems

@@ -101,12 +101,18 @@ class ComfyInterrupted(ComfyError):
 
 
 class ComfyTimeout(ComfyError):
-    """The stage ran past its time limit; the prompt was interrupted and removed."""
+    """The stage ran past its time limit; the prompt was removed from the queue and an
+    interrupt was sent for it.
+
+    ComfyUI stops cooperatively: a running node finishes (or reaches its next progress
+    step) before the interrupt takes effect, so the server may stay busy a little longer
+    (seen live: a slow CPU node ran on for about 37 s)."""
 
     def __init__(self, url: str, workflow: str, limit_s: float, last_node: str | None):
         self.url = url
         self.limit_s = limit_s
         at = f" (last running: {last_node})" if last_node else ""
         super().__init__(f"ComfyUI at {url}: workflow {workflow} ran past its {limit_s:g} s "
-                         f"limit and was interrupted{at}; raise the stage's timeout or check "
-                         f"the server")
+                         f"limit{at}; it was taken off the queue and interrupted (ComfyUI "
+                         f"stops at the next node or progress step); raise the stage's "
+                         f"timeout or check the server")

@@ -38,7 +38,7 @@ import numpy as np
 from aiohttp import WSMsgType, web
 from PIL import Image
 
-from vidpipe_tests.render.comfyui.catalogue import catalogue
+from vidpipe_tests.render.comfyui.catalogue import catalogue, validated_by_node
 
 VERSION = "0.33.0"
 _500 = "500 Internal Server Error\n\nServer got itself in trouble"
@@ -93,7 +93,7 @@ class StandIn:
         self.sockets: dict[str, web.WebSocketResponse] = {}
         self.refuse_ws = False
         self.counter = 0
-        self.cache: dict[str, dict] = {}
+        self.node_cache: dict[str, tuple] = {}  # input signature -> (outputs, ui)
         self.file_counters: Counter = Counter()
         self.interrupt_flag = False
         self.current_node: str | None = None
@@ -181,10 +181,9 @@ class StandIn:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         sid = request.query.get("clientId") or uuid.uuid4().hex
-        old = self.sockets.get(sid)
+        # Reusing a clientId: like the server, forget the older socket without closing it,
+        # so it stays open and hears nothing more.
         self.sockets[sid] = ws
-        if old is not None:
-            await old.close()
         await ws.send_json({"type": "status", "data": {"status": self._status(), "sid": sid}})
         if self.running is not None and self.running[3].get("client_id") == sid \
                 and self.current_node:
@@ -198,8 +197,8 @@ class StandIn:
                 if data.get("type") == "feature_flags":
                     await ws.send_json({"type": "feature_flags", "data": {
                         "supports_preview_metadata": True, "max_upload_size": self.max_upload}})
-        if self.sockets.get(sid) is ws:
-            del self.sockets[sid]
+        # As the server does: whichever socket of this clientId closes, the id is forgotten.
+        self.sockets.pop(sid, None)
         return ws
 
     def _status(self) -> dict:
@@ -248,14 +247,27 @@ class StandIn:
         for group in ("required", "optional"):
             for name, spec in info["input"][group].items():
                 if spec and spec[0] == "__MODELS__":
-                    info["input"][group][name] = [sorted(self.models.get(spec[1], [])), {}]
+                    files = sorted(self.models.get(spec[1], []))
+                    if spec[1] == "vae":
+                        files.append("pixel_space")  # VAELoader always offers it
+                    info["input"][group][name] = (
+                        ["COMBO", {"multiselect": False, "options": files}] if spec[2]
+                        else [files, {}])
                 elif spec and spec[0] == "__INPUT_FILE__":
-                    info["input"][group][name] = [self._input_files(), {"image_upload": True}]
+                    _, kind, v3, flag = spec
+                    files = self._input_files(kind)
+                    extra = {flag: True} if flag else {}
+                    info["input"][group][name] = (
+                        ["COMBO", {"multiselect": False, "options": files, **extra}] if v3
+                        else [files, extra] if extra else [files])
         return info
 
-    def _input_files(self) -> list[str]:
+    def _input_files(self, kind: str) -> list[str]:
+        """What a loader's combo lists: files at the top of the input folder (not in
+        subfolders, where our uploads go) whose type suits the loader."""
         d = self.dirs["input"]
-        return sorted(str(p.relative_to(d)) for p in d.rglob("*") if p.is_file())
+        return sorted(p.name for p in d.iterdir()
+                      if p.is_file() and p.suffix.lower() in _LISTED[kind])
 
     async def object_info(self, request: web.Request) -> web.Response:
         self.hits["object_info"] += 1
@@ -286,7 +298,8 @@ class StandIn:
         except ValueError:
             return web.Response(status=500, text=_500, content_type="text/plain")
         if not isinstance(body, dict) or "prompt" not in body:
-            return web.json_response({"error": _err("no_prompt", "No prompt provided"),
+            return web.json_response({"error": _err("no_prompt", "No prompt provided",
+                                                    "No prompt provided"),
                                       "node_errors": {}}, status=400)
         pid = body.get("prompt_id")
         if pid is not None:
@@ -297,8 +310,9 @@ class StandIn:
             if not ok:
                 self.counter += 1
                 return web.json_response({"error": _err(
-                    "invalid_prompt_id", "Invalid prompt_id format",
-                    f"prompt_id must be a valid UUID string, got {pid!r}"),
+                    "invalid_prompt_id", "prompt_id must be a valid UUID",
+                    "prompt_id must be a UUID string in canonical lowercase hyphenated form; "
+                    "omit it to let the server generate one"),
                     "node_errors": {}}, status=400)
         else:
             pid = str(uuid.uuid4())
@@ -320,140 +334,188 @@ class StandIn:
         return web.json_response({"prompt_id": pid, "number": number, "node_errors": node_errors})
 
     def _validate(self, graph: Any) -> tuple[dict | None, list[str], dict]:
+        """POST /prompt's checks, in the order and shapes of the real server's
+        validate_prompt (comfyui.md §3, re-checked live against v0.33.0)."""
         if not isinstance(graph, dict):
-            return ({"error": _err("no_prompt", "No prompt provided"), "node_errors": {}}, [], {})
+            return ({"error": _err("no_prompt", "No prompt provided", "No prompt provided"),
+                     "node_errors": {}}, [], {})
+        outputs = []
         for nid, node in graph.items():
-            cls = node.get("class_type") if isinstance(node, dict) else None
-            title = ((node or {}).get("_meta") or {}).get("title") if isinstance(node, dict) else None
-            if cls is None:
-                return ({"error": _err("missing_node_type",
-                                       f"Node 'ID #{nid}' has no class_type. The workflow may be corrupted or a custom node may be missing.",
-                                       f"Node ID '#{nid}'", {"node_id": nid, "class_type": None,
-                                                            "node_title": None}),
+            node = node if isinstance(node, dict) else {}
+            title = (node.get("_meta") or {}).get("title")
+            if "class_type" not in node:
+                return ({"error": _err(
+                    "missing_node_type",
+                    f"Node '{title or f'ID #{nid}'}' has no class_type. The workflow may be "
+                    f"corrupted or a custom node is missing.",
+                    f"Node ID '#{nid}'", {"node_id": nid, "class_type": None,
+                                         "node_title": title}),
                          "node_errors": {}}, [], {})
+            cls = node["class_type"]
             if cls not in self.classes:
-                return ({"error": _err("missing_node_type",
-                                       f"Node '{title or cls}' not found. The custom node may not be installed.",
-                                       f"Node ID '#{nid}'", {"node_id": nid, "class_type": cls,
-                                                            "node_title": title or cls}),
+                return ({"error": _err(
+                    "missing_node_type",
+                    f"Node '{title or cls}' not found. The custom node may not be installed.",
+                    f"Node ID '#{nid}'", {"node_id": nid, "class_type": cls,
+                                         "node_title": title or cls}),
                          "node_errors": {}}, [], {})
-        outputs = [nid for nid, n in graph.items() if self.classes[n["class_type"]]["output_node"]]
+            if self.classes[cls]["output_node"]:
+                outputs.append(nid)
         if not outputs:
             return ({"error": _err("prompt_no_outputs", "Prompt has no outputs"),
                      "node_errors": {}}, [], {})
-        own: dict[str, list[dict]] = {}
-        for nid, node in graph.items():
-            errs = self._node_errors(graph, nid, node)
-            if errs:
-                own[nid] = errs
-        good, node_errors = [], {}
+        done: dict[str, tuple[bool, list[dict]]] = {}
+        good, failed, node_errors = [], [], {}
         for out in outputs:
-            bad = [n for n in self._upstream(graph, out) if n in own]
-            if not bad:
+            try:
+                ok, reasons = self._validate_node(graph, out, done, [])
+            except Exception as exc:  # a broken link of the output node itself
+                ok, reasons = False, [_err("exception_during_validation",
+                                           "Exception when validating node", str(exc),
+                                           {"exception_type": type(exc).__name__,
+                                            "traceback": [f"  stand-in: {exc!r}\n"]})]
+                done[out] = (False, reasons)
+            if ok:
                 good.append(out)
-            for n in bad:
-                entry = node_errors.setdefault(n, {"errors": own[n], "dependent_outputs": [],
-                                                   "class_type": graph[n]["class_type"]})
-                entry["dependent_outputs"].append(out)
+                continue
+            failed.append((out, reasons))
+            # Like the server: every node with errors of its own so far gets this output.
+            for nid, (valid, errs) in done.items():
+                if not valid and errs:
+                    entry = node_errors.setdefault(nid, {
+                        "errors": errs, "dependent_outputs": [],
+                        "class_type": graph[nid]["class_type"]})
+                    entry["dependent_outputs"].append(out)
         if not good:
-            details = "; ".join(f"{e['message']}: {e['details']}" for o in outputs
-                                for e in own.get(o, []))
+            details = "\n".join(f"{e['message']}: {e['details']}" for _, errs in failed
+                                for e in errs)
             return ({"error": _err("prompt_outputs_failed_validation",
                                    "Prompt outputs failed validation", details),
                      "node_errors": node_errors}, [], {})
         return None, good, node_errors
 
-    def _upstream(self, graph: dict, nid: str, seen: set | None = None) -> list[str]:
-        seen = set() if seen is None else seen
-        if nid in seen or nid not in graph:
-            return []
-        seen.add(nid)
-        order = []
-        for v in graph[nid].get("inputs", {}).values():
-            if isinstance(v, list) and len(v) == 2:
-                order += self._upstream(graph, str(v[0]), seen)
-        return order + [nid]
-
-    def _node_errors(self, graph: dict, nid: str, node: dict) -> list[dict]:
-        info = self._info(node["class_type"])
-        errors = []
+    def _validate_node(self, graph: dict, nid: str, done: dict, visiting: list
+                       ) -> tuple[bool, list[dict]]:
+        """One node, then (depth first) what it links to. A KeyError / IndexError from a
+        link to a missing node or output escapes to the caller, as in the server."""
+        if nid in done:
+            return done[nid]
+        if nid in visiting:
+            path = visiting[visiting.index(nid):] + [nid]
+            members = list(dict.fromkeys(path))
+            details = " -> ".join(f"{n} ({graph[n]['class_type']})" for n in path)
+            for n in members:
+                done[n] = (False, [_err("dependency_cycle", "Dependency cycle detected", details,
+                                        {"node_id": n, "cycle_nodes": members})])
+            return done[nid]
+        node = graph[nid]
+        cls = node["class_type"]
+        info = self._info(cls)
         inputs = node.get("inputs", {})
-        specs = {**info["input"]["optional"], **info["input"]["required"]}
-        for name, spec in specs.items():
-            required = name in info["input"]["required"]
-            if name not in inputs:
-                if required:
-                    errors.append(_err("required_input_missing", "Required input is missing",
-                                       name, {"input_name": name}))
-                continue
-            value = inputs[name]
-            if isinstance(value, list):
-                if len(value) != 2:
-                    errors.append(_err("bad_linked_input", "Bad linked input, must be a length-2 list of [node_id, slot_index]",
-                                       name, {"input_name": name, "input_config": spec,
-                                              "received_value": value}))
+        own = validated_by_node(cls)
+        errors: list[dict] = []
+        valid = True
+        groups = [("required", info["input"]["required"]), ("optional", info["input"]["optional"])]
+        for group, specs in groups:
+            for name, spec in specs.items():
+                kind = spec[0]
+                extra = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+                config = [kind, extra]
+                if name not in inputs:
+                    if group == "required":
+                        errors.append(_err("required_input_missing", "Required input is missing",
+                                           name, {"input_name": name}))
                     continue
-                src = graph.get(str(value[0]))
-                if src is None or src.get("class_type") not in self.classes:
-                    errors.append(_err("exception_during_validation", "Exception when validating node",
-                                       f"'{value[0]}'", {"exception_type": "KeyError", "traceback": []}))
+                value = inputs[name]
+                if isinstance(value, list):
+                    if len(value) != 2:
+                        errors.append(_err("bad_linked_input", "Bad linked input, must be a "
+                                           "length-2 list of [node_id, slot_index]", name,
+                                           {"input_name": name, "input_config": config,
+                                            "received_value": value}))
+                        continue
+                    src_id = value[0]
+                    src = graph[src_id]  # KeyError for a missing node id
+                    got = tuple(self.classes[src["class_type"]]["output"])[value[1]]  # IndexError
+                    if not _type_fits(got, kind):
+                        errors.append(_err("return_type_mismatch",
+                                           "Return type mismatch between linked nodes",
+                                           f"{name}, received_type({got}) mismatch input_type({kind})",
+                                           {"input_name": name, "input_config": config,
+                                            "received_type": got, "linked_node": value}))
+                        continue
+                    try:
+                        visiting.append(nid)
+                        try:
+                            ok, _ = self._validate_node(graph, src_id, done, visiting)
+                        finally:
+                            visiting.pop()
+                        if not ok:
+                            valid = False
+                    except Exception as exc:
+                        valid = False
+                        # Stored on the linked node, with *this* node's input and link.
+                        done[src_id] = (False, [_err(
+                            "exception_during_inner_validation",
+                            "Exception when validating inner node", str(exc),
+                            {"input_name": name, "input_config": config,
+                             "exception_message": str(exc),
+                             "exception_type": type(exc).__name__,
+                             "traceback": [f"  stand-in: {exc!r}\n"], "linked_node": value})])
                     continue
-                outs = self.classes[src["class_type"]]["output"]
-                if not isinstance(value[1], int) or value[1] >= len(outs):
-                    errors.append(_err("exception_during_validation", "Exception when validating node",
-                                       "tuple index out of range",
-                                       {"exception_type": "IndexError", "traceback": []}))
-                    continue
-                got, want = outs[value[1]], spec[0]
-                if isinstance(want, str) and want != "*" and got != want:
-                    errors.append(_err("return_type_mismatch", "Return type mismatch between linked nodes",
-                                       f"{name}, received_type({got}) mismatch input_type({want})",
-                                       {"input_name": name, "input_config": spec,
-                                        "received_type": got, "linked_node": value}))
-                continue
-            if isinstance(value, dict) and "__value__" in value:
-                value = value["__value__"]
-            kind = spec[0]
-            opts = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
-            if node["class_type"] in ("LoadImage", "LoadAudio", "VHS_LoadVideo") and \
-                    name in ("image", "audio", "video"):
-                if self._input_path(str(value)) is None:
-                    label = {"image": "Invalid image file", "audio": "Invalid audio file",
-                             "video": "Invalid video file"}[name]
-                    errors.append(_err("custom_validation_failed", "Custom validation failed for node",
-                                       f"{name} - {label}: {value}", {"input_name": name}))
-                continue
-            if isinstance(kind, list):
-                if value not in kind:
-                    shown = (f"not in (list of length {len(kind)})" if len(kind) > 20
-                             else f"not in {kind}")
-                    errors.append(_err("value_not_in_list", "Value not in list",
-                                       f"{name}: '{value}' {shown}",
-                                       {"input_name": name,
-                                        "input_config": None if len(kind) > 20 else spec,
-                                        "received_value": value}))
-                continue
-            if kind in ("INT", "FLOAT"):
+                if isinstance(value, dict) and "__value__" in value:
+                    value = value["__value__"]
                 try:
-                    num = int(value) if kind == "INT" else float(value)
+                    if kind == "INT":
+                        value = int(value)
+                    elif kind == "FLOAT":
+                        value = float(value)
+                    elif kind == "STRING":
+                        value = str(value)
+                    elif kind == "BOOLEAN":
+                        value = bool(value)
                 except (TypeError, ValueError) as exc:
                     errors.append(_err("invalid_input_type",
                                        f"Failed to convert an input value to a {kind} value",
                                        f"{name}, {value}, {exc}",
-                                       {"input_name": name, "input_config": spec,
+                                       {"input_name": name, "input_config": config,
                                         "received_value": value, "exception_message": str(exc)}))
                     continue
-                if "min" in opts and num < opts["min"]:
+                if name in own:
+                    continue
+                if "min" in extra and value < extra["min"]:
                     errors.append(_err("value_smaller_than_min",
-                                       f"Value {num} smaller than min of {opts['min']}", name,
-                                       {"input_name": name, "input_config": spec,
+                                       f"Value {value} smaller than min of {extra['min']}", name,
+                                       {"input_name": name, "input_config": config,
                                         "received_value": value}))
-                if "max" in opts and num > opts["max"]:
+                    continue
+                if "max" in extra and value > extra["max"]:
                     errors.append(_err("value_bigger_than_max",
-                                       f"Value {num} bigger than max of {opts['max']}", name,
-                                       {"input_name": name, "input_config": spec,
+                                       f"Value {value} bigger than max of {extra['max']}", name,
+                                       {"input_name": name, "input_config": config,
                                         "received_value": value}))
-        return errors
+                    continue
+                if isinstance(kind, list) or kind == "COMBO":
+                    options = kind if isinstance(kind, list) else extra.get("options", [])
+                    if value not in options:
+                        shown = (f"(list of length {len(options)})" if len(options) > 20
+                                 else str(options))
+                        errors.append(_err("value_not_in_list", "Value not in list",
+                                           f"{name}: {value!r} not in {shown}",
+                                           {"input_name": name,
+                                            "input_config": None if len(options) > 20 else config,
+                                            "received_value": value}))
+        for name in sorted(own):
+            value = inputs.get(name)
+            if value is not None and not isinstance(value, list) \
+                    and self._input_path(str(value)) is None:
+                label = _INVALID_FILE.get(cls, "Invalid file")
+                errors.append(_err("custom_validation_failed", "Custom validation failed for node",
+                                   f"{name} - {label}: {value}", {"input_name": name}))
+        prev_ok, prev = done.get(nid, (True, []))
+        result = (prev_ok and valid and not errors, prev + [e for e in errors if e not in prev])
+        done[nid] = result
+        return result
 
     async def get_queue(self, request: web.Request) -> web.Response:
         return web.json_response({"queue_running": [self.running] if self.running else [],
@@ -601,97 +663,136 @@ class StandIn:
         number, pid, graph, extra, outputs = item
         cid = extra.get("client_id")
         messages: list[list] = []
+        states: dict[str, dict] = {}  # progress_state: every node that is not pending
 
         async def lifecycle(type_: str, data: dict) -> None:
             data = {"prompt_id": pid, **data, "timestamp": _ts()}
             messages.append([type_, data])
             await self._send(cid, type_, data)
 
+        async def state(nid: str, st: str, value: float, max_: float) -> None:
+            states[nid] = {"value": value, "max": max_, "state": st, "node_id": nid,
+                           "prompt_id": pid, "display_node_id": nid, "parent_node_id": None,
+                           "real_node_id": nid}
+            await self._send(cid, "progress_state", {"prompt_id": pid,
+                                                     "nodes": copy.deepcopy(states)})
+
+        async def progress(nid: str, value: int, max_: int) -> None:
+            # the server updates the snapshot first, then sends the plain progress event
+            await state(nid, "running", value, max_)
+            await self._send(cid, "progress", {"value": value, "max": max_, "prompt_id": pid,
+                                               "node": nid})
+
         await self._broadcast_status()
         await lifecycle("execution_start", {})
+        # Outputs are cached per node, keyed by what goes into the node (as the server's
+        # cache does): a node whose inputs did not change is not run again, and what it
+        # feeds takes its cached value without the node being visited at all.
+        sig = self._signatures(graph)
+        await lifecycle("execution_cached", {"nodes": [n for n in graph
+                                                        if sig[n] in self.node_cache]})
+        values: dict[str, tuple] = {}
         order: list[str] = []
         seen: set = set()
+
+        def visit(nid: str, root: bool) -> None:
+            if nid in seen:
+                return
+            seen.add(nid)
+            hit = self.node_cache.get(sig[nid])
+            if hit is not None:
+                values[nid] = hit[0]
+                if root:
+                    order.append(nid)
+                return
+            for v in graph[nid].get("inputs", {}).values():
+                if isinstance(v, list) and len(v) == 2:
+                    visit(str(v[0]), False)
+            order.append(nid)
+
         for out in outputs:
-            order += [n for n in self._upstream(graph, out, seen)]
-        key = json.dumps({n: graph[n] for n in order}, sort_keys=True, default=str)
+            visit(out, True)
         ui_out: dict[str, dict] = {}
         status = "success"
-        if key in self.cache:
-            await lifecycle("execution_cached", {"nodes": order})
-            ui_out = copy.deepcopy(self.cache[key])
-            for nid, ui in ui_out.items():
-                await self._send(cid, "executed", {"node": nid, "display_node": nid,
-                                                   "output": ui, "prompt_id": pid})
-        else:
-            await lifecycle("execution_cached", {"nodes": []})
-            values: dict[str, tuple] = {}
-            executed: list[str] = []
-            try:
-                for i, nid in enumerate(order):
-                    node = graph[nid]
-                    cls = node["class_type"]
-                    if self.interrupt_flag:
-                        raise _Interrupted(nid)
-                    if self.faults.die_class == cls:
-                        self.faults.die_class = None
-                        asyncio.ensure_future(self._shutdown())
-                        await asyncio.sleep(3600)
-                    self.current_node = nid
-                    await self._send(cid, "progress_state", {"prompt_id": pid, "nodes": {
-                        nid: {"value": 0, "max": 1, "state": "running", "node_id": nid,
-                              "prompt_id": pid, "display_node_id": nid, "parent_node_id": None,
-                              "real_node_id": nid}}})
-                    await self._send(cid, "executing", {"node": nid, "display_node": nid,
-                                                        "prompt_id": pid})
-                    if i == 0:
-                        await self._send_binary_text(cid, nid, f"stand-in running {cls}")
-                    if self.faults.drop_ws_class == cls:
-                        self.faults.drop_ws_class = None
-                        self.refuse_ws = True
-                        ws = self.sockets.pop(cid, None)
-                        if ws is not None:
-                            await ws.close()
-                    if self.faults.hang_class == cls:
-                        step = 0
-                        while not self.interrupt_flag:
-                            step += 1
-                            await self._send(cid, "progress", {"value": step % 100, "max": 100,
-                                                               "prompt_id": pid, "node": nid})
-                            await asyncio.sleep(0.05)
-                        raise _Interrupted(nid)
-                    if self.faults.fail_class == cls:
-                        raise _NodeFailed(nid)
-                    args = self._resolve(node, values)
-                    if cls in _STEPPED:
-                        for s in range(1, 4):
-                            await self._send(cid, "progress", {"value": s, "max": 3,
-                                                               "prompt_id": pid, "node": nid})
-                    result, ui = await asyncio.to_thread(self._run_node, cls, args, node)
-                    values[nid] = result
-                    executed.append(nid)
-                    if ui is not None:
-                        ui_out[nid] = ui
-                        await self._send(cid, "executed", {"node": nid, "display_node": nid,
-                                                           "output": ui, "prompt_id": pid})
-            except _Interrupted as exc:
-                nid = str(exc.args[0])
-                status = "error"
-                await lifecycle("execution_interrupted", {"node_id": nid,
-                                                          "node_type": graph[nid]["class_type"],
-                                                          "executed": executed})
-            except _NodeFailed as exc:
-                nid = str(exc.args[0])
-                status = "error"
+        executed: list[str] = []
+        try:
+            for nid in order:
                 node = graph[nid]
-                await lifecycle("execution_error", {
-                    "node_id": nid, "node_type": node["class_type"], "executed": executed,
-                    "exception_message": f"stand-in: {node['class_type']} failed on purpose",
-                    "exception_type": "RuntimeError",
-                    "traceback": ["  File \"standin.py\", line 1, in run\n"],
-                    "current_inputs": {k: [repr(v)] for k, v in node["inputs"].items()},
-                    "current_outputs": order})
-            if status == "success":
-                self.cache[key] = copy.deepcopy(ui_out)
+                cls = node["class_type"]
+                hit = self.node_cache.get(sig[nid])
+                if hit is not None:  # a cached output node: its UI is sent again
+                    if hit[1] is not None:
+                        ui_out[nid] = copy.deepcopy(hit[1])
+                        await self._send(cid, "executed", {"node": nid, "display_node": nid,
+                                                           "output": hit[1],
+                                                           "prompt_id": pid})
+                    await state(nid, "finished", 1.0, 1.0)
+                    executed.append(nid)
+                    continue
+                if self.interrupt_flag:
+                    raise _Interrupted(nid)
+                if self.faults.die_class == cls:
+                    self.faults.die_class = None
+                    asyncio.ensure_future(self._shutdown())
+                    await asyncio.sleep(3600)
+                self.current_node = nid
+                await state(nid, "running", 0.0, 1.0)
+                await self._send(cid, "executing", {"node": nid, "display_node": nid,
+                                                    "prompt_id": pid})
+                if self.faults.drop_ws_class == cls:
+                    self.faults.drop_ws_class = None
+                    self.refuse_ws = True
+                    ws = self.sockets.pop(cid, None)
+                    if ws is not None:
+                        await ws.close()
+                if self.faults.hang_class == cls:
+                    step = 0
+                    while not self.interrupt_flag:
+                        step += 1
+                        await progress(nid, step % 100, 100)
+                        await asyncio.sleep(0.05)
+                    raise _Interrupted(nid)
+                if self.faults.fail_class == cls:
+                    raise _NodeFailed(nid)
+                args = self._resolve(node, values)
+                if cls in _STEPPED:
+                    for s in range(1, 4):
+                        await progress(nid, s, 3)
+                try:
+                    result, ui = await asyncio.to_thread(self._run_node, cls, args, node)
+                except Exception as exc:  # like the server: any node error is an execution_error
+                    raise _NodeFailed(nid, exc) from exc
+                if cls == "GetImageSize":  # the one core node here that sends node text
+                    w, h, n = result
+                    await self._send_binary_text(
+                        cid, nid, f"width: {w}, height: {h}\n batch size: {n}")
+                values[nid] = result
+                self.node_cache[sig[nid]] = (result, copy.deepcopy(ui))
+                executed.append(nid)
+                if ui is not None:
+                    ui_out[nid] = ui
+                    await self._send(cid, "executed", {"node": nid, "display_node": nid,
+                                                       "output": ui, "prompt_id": pid})
+                await state(nid, "finished", 1.0, 1.0)
+        except _Interrupted as exc:
+            nid = str(exc.args[0])
+            status = "error"
+            await lifecycle("execution_interrupted", {"node_id": nid,
+                                                      "node_type": graph[nid]["class_type"],
+                                                      "executed": executed})
+        except _NodeFailed as exc:
+            nid = str(exc.args[0])
+            status = "error"
+            node = graph[nid]
+            cause = exc.args[1] if len(exc.args) > 1 else None
+            await lifecycle("execution_error", {
+                "node_id": nid, "node_type": node["class_type"], "executed": executed,
+                "exception_message": (str(cause) if cause is not None else
+                                      f"stand-in: {node['class_type']} failed on purpose"),
+                "exception_type": type(cause).__name__ if cause is not None else "RuntimeError",
+                "traceback": ["  File \"standin.py\", line 1, in run\n"],
+                "current_inputs": {k: [repr(v)] for k, v in node["inputs"].items()},
+                "current_outputs": order})
         if status == "success":
             await lifecycle("execution_success", {})
         self.history[pid] = {
@@ -704,6 +805,32 @@ class StandIn:
         self.running = None
         await self._broadcast_status()
         await self._send(cid, "executing", {"node": None, "prompt_id": pid})
+
+    def _signatures(self, graph: dict) -> dict[str, str]:
+        """What each node's output depends on: its class, its literal inputs, the files a
+        loader reads (size and mtime) and the signatures of what it links to."""
+        sig: dict[str, str] = {}
+
+        def of(nid: str) -> str:
+            if nid not in sig:
+                node = graph[nid]
+                parts = {}
+                for k, v in sorted(node.get("inputs", {}).items()):
+                    if isinstance(v, list) and len(v) == 2:
+                        parts[k] = ["link", of(str(v[0])), v[1]]
+                    else:
+                        parts[k] = v
+                        if k in validated_by_node(node["class_type"]):
+                            p = self._input_path(str(v))
+                            if p is not None:
+                                st = p.stat()
+                                parts[k] = [v, st.st_size, st.st_mtime_ns]
+                sig[nid] = json.dumps([node["class_type"], parts], sort_keys=True, default=str)
+            return sig[nid]
+
+        for nid in graph:
+            of(nid)
+        return sig
 
     def _resolve(self, node: dict, values: dict) -> dict:
         args = {}
@@ -757,12 +884,13 @@ class StandIn:
             frames = frames[: int(a["frame_load_cap"])]
         return (frames, len(frames), None, {"loaded_frame_count": len(frames)}), None
 
-    def _save_name(self, prefix: str, ext: str, trailing: str) -> tuple[Path, str, str]:
+    def _save_name(self, prefix: str, ext: str, trailing: str, kind: str = "output"
+                   ) -> tuple[Path, str, str]:
         sub, _, base = prefix.rpartition("/")
-        folder = self.dirs["output"] / sub
+        folder = self.dirs[kind] / sub
         folder.mkdir(parents=True, exist_ok=True)
-        self.file_counters[prefix] += 1
-        name = f"{base}_{self.file_counters[prefix]:05d}{trailing}{ext}"
+        self.file_counters[(kind, prefix)] += 1
+        name = f"{base}_{self.file_counters[(kind, prefix)]:05d}{trailing}{ext}"
         return folder / name, name, sub
 
     def _n_SaveImage(self, a):
@@ -771,25 +899,69 @@ class StandIn:
             path, name, sub = self._save_name(a.get("filename_prefix", "ComfyUI"), ".png", "_")
             Image.fromarray(img).save(path)
             files.append({"filename": name, "subfolder": sub, "type": "output"})
-        return (), {"images": files}
+        return (a["images"],), {"images": files}
 
-    def _n_VHS_VideoCombine(self, a):
+    def _write_mp4(self, path: Path, frames: list, fps: float) -> None:
         from vidpipe.media.video import ClipWriter
 
-        frames = a["images"]
-        path, name, sub = self._save_name(a.get("filename_prefix", "AnimateDiff"), ".mp4", "")
         h, w = frames[0].shape[:2]
         even = (w + w % 2, h + h % 2)
-        with ClipWriter(path, even, float(a.get("frame_rate", 8))) as writer:
+        with ClipWriter(path, even, float(fps)) as writer:
             for f in frames:
-                writer.write(np.ascontiguousarray(np.pad(f, ((0, even[1] - h), (0, even[0] - w), (0, 0)),
-                                                         mode="edge")))
+                writer.write(np.ascontiguousarray(
+                    np.pad(f, ((0, even[1] - h), (0, even[0] - w), (0, 0)), mode="edge")))
+
+    def _n_VHS_VideoCombine(self, a):
+        frames = a["images"]
+        # save_output false puts the file in temp/ and says so in the entry's type
+        kind = "output" if a.get("save_output", True) else "temp"
+        path, name, sub = self._save_name(a.get("filename_prefix", "AnimateDiff"), ".mp4", "",
+                                          kind)
+        self._write_mp4(path, frames, float(a.get("frame_rate", 8)))
         png = path.with_suffix(".png")
         Image.fromarray(frames[0]).save(png)
-        entry = {"filename": name, "subfolder": sub, "type": "output",
-                 "format": a.get("format", "video/h264-mp4"), "frame_rate": a.get("frame_rate", 8),
-                 "workflow": png.name, "fullpath": str(path)}
+        entry = {"filename": name, "subfolder": sub, "type": kind,
+                 "format": a.get("format", "video/h264-mp4"),
+                 "frame_rate": float(a.get("frame_rate", 8)), "workflow": png.name,
+                 "fullpath": str(path)}
         return ((True, [str(png), str(path)]),), {"gifs": [entry]}
+
+    def _n_SaveAudio(self, a):
+        import subprocess
+
+        from vidpipe.media.video import ffmpeg_exe
+
+        path, name, sub = self._save_name(a.get("filename_prefix", "audio/ComfyUI"), ".flac", "")
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(a["audio"]["path"]),
+                        str(path)], check=True)
+        return (a["audio"],), {"audio": [{"filename": name, "subfolder": sub, "type": "output"}]}
+
+    def _n_LoadVideo(self, a):
+        from vidpipe.media.video import iter_frames, probe_video
+
+        path = self._input_path(a["file"])
+        return ({"frames": list(iter_frames(path)), "fps": probe_video(path).fps},), None
+
+    def _n_GetVideoComponents(self, a):
+        v = a["video"]
+        return (v["frames"], None, float(v["fps"]), 8, "sRGB"), None
+
+    def _n_CreateVideo(self, a):
+        return ({"frames": list(a["images"]), "fps": float(a["fps"])},), None
+
+    def _n_SaveVideo(self, a):
+        path, name, sub = self._save_name(a.get("filename_prefix", "video/ComfyUI"), ".mp4", "_")
+        self._write_mp4(path, a["video"]["frames"], a["video"]["fps"])
+        # videos are listed under "images", marked by "animated"
+        return (a["video"],), {"images": [{"filename": name, "subfolder": sub, "type": "output"}],
+                               "animated": [True]}
+
+    def _n_GetImageSize(self, a):
+        h, w = a["image"][0].shape[:2]
+        return (w, h, len(a["image"])), None
+
+    def _n_PreviewAny(self, a):
+        return (str(a["source"]),), {"text": [str(a["source"])]}
 
     def _n_ImageScale(self, a):
         import cv2
@@ -866,7 +1038,29 @@ class StandIn:
 
 
 _STEPPED = {"KSampler", "ImageUpscaleWithModel", "MimicMotionSampler", "LatentSyncNode",
+            "VHS_LoadVideo", "VHS_VideoCombine",
             "IDM-VTON", "OOTDGenerate", "CatVTONWrapper"}
+
+
+_IMAGE_EXT = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+_VIDEO_EXT = {".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v"}
+_AUDIO_EXT = {".wav", ".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac"}
+_LISTED = {"image": _IMAGE_EXT, "audio": _AUDIO_EXT | _VIDEO_EXT, "video": _VIDEO_EXT,
+           "vhs_video": {".webm", ".mp4", ".mkv", ".gif", ".mov"}}
+
+
+_INVALID_FILE = {"LoadImage": "Invalid image file", "LoadAudio": "Invalid audio file",
+                 "LoadVideo": "Invalid video file", "VHS_LoadVideo": "Invalid video file"}
+
+
+def _type_fits(got, want) -> bool:
+    """The server's link type check: equal, '*' on either side, or overlapping
+    comma-separated type lists."""
+    if got == want or got == "*" or want == "*":
+        return True
+    if not isinstance(got, str) or not isinstance(want, str):
+        return False
+    return bool({t.strip() for t in got.split(",")} & {t.strip() for t in want.split(",")})
 
 
 def _is_images(v) -> bool:

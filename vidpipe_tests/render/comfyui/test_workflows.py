@@ -1,5 +1,6 @@
 """Every workflow in workflows/ is valid API format, its sidecar matches it, and its nodes
-and inputs match the node classes documented in shared/reference/comfyui.md."""
+and inputs match the stand-in's catalogue (core and VideoHelperSuite classes as a live
+v0.33.0 /object_info had them; other packs from shared/reference/comfyui.md §11)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from vidpipe.render.comfyui.workflow import (SIDECAR_SUFFIX, WORKFLOW_DIR, Stage
                                              api_format_problems, available_models,
                                              check_workflow, load_workflow)
 from vidpipe_tests.render.comfyui.catalogue import CATCH_ALL, catalogue
+from vidpipe_tests.render.comfyui.live import _format_extras, input_shape
 
 ALL = [(stage, model) for stage, models in available_models().items() for model in models]
 CATALOGUE = catalogue()
@@ -59,14 +61,20 @@ def test_workflow_nodes_and_inputs_match_the_documented_classes(stage, model):
             spec = required.get(name) or optional.get(name)
             if spec is None:
                 assert cls in CATCH_ALL, f"{wf.name} node {node_id} ({cls}): unknown input {name}"
+                extras = _format_extras(info, node["inputs"])
+                assert name in extras, f"{wf.name} node {node_id} ({cls}): unknown input {name}"
                 continue
             if isinstance(value, list):
                 src = wf.graph[value[0]]
                 got = CATALOGUE[src["class_type"]]["output"][value[1]]
                 assert got == spec[0], f"{wf.name} {cls}.{name}: {got} linked to {spec[0]}"
-            elif isinstance(spec[0], list) and spec[0] and spec[0][0] not in ("__MODELS__",
-                                                                               "__INPUT_FILE__"):
-                assert value in spec[0], f"{wf.name} {cls}.{name}={value!r} not in {spec[0]}"
+                continue
+            form, options, keys = input_shape(spec)
+            if form in ("COMBO", "COMBO(list)"):
+                assert value in options, f"{wf.name} {cls}.{name}={value!r} not in {options}"
+            elif form in ("INT", "FLOAT"):
+                assert keys.get("min", value) <= value <= keys.get("max", value), \
+                    f"{wf.name} {cls}.{name}={value!r} out of range {keys}"
 
 
 @pytest.mark.parametrize("stage,model", ALL)
