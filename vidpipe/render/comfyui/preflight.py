@@ -27,6 +27,7 @@ class Finding:
     what: str
     fix: str
     severity: str = "error"  # "error" stops a render; "note" is worth knowing
+    todo: str = ""  # one line of the server's to-do list (shared by findings with one cause)
 
 
 @dataclass
@@ -34,6 +35,19 @@ class PreflightReport:
     servers: dict[str, str] = field(default_factory=dict)  # url -> ComfyUI version / error
     workflows: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    # url -> lines about what the server has: core nodes found, node packs found / missing
+    summaries: dict[str, list[str]] = field(default_factory=dict)
+
+    def todo(self, url: str) -> list[str]:
+        """What to install on `url`, one line per pack or model file, with the workflows
+        that need it."""
+        lines: dict[str, list[str]] = {}
+        for f in self.errors:
+            if f.server == url and f.todo:
+                needed = lines.setdefault(f.todo, [])
+                if f.workflow not in needed:
+                    needed.append(f.workflow)
+        return [f"{line} (for {', '.join(wfs)})" for line, wfs in lines.items()]
 
     @property
     def ok(self) -> bool:
@@ -49,15 +63,23 @@ class PreflightReport:
                  f"({', '.join(self.workflows)})"]
         for url, version in self.servers.items():
             lines.append(f"  server {url}: {version}")
+            lines += [f"    {line}" for line in self.summaries.get(url, [])]
         if not rows:
             lines.append("OK: every node type, model file and value is there.")
             return "\n".join(lines)
         head = ("server", "workflow", "problem", "what", "fix")
         cells = [head] + [(r.server, r.workflow, r.problem if r.severity == "error"
                            else f"({r.problem})", r.what, r.fix) for r in rows]
+        # Columns are padded to at most 48 characters; longer cells are never cut (a
+        # model's file name must stay whole), they push the rest of their row right.
         widths = [min(48, max(len(c[i]) for c in cells)) for i in range(4)]
         for c in cells:
-            lines.append("  ".join(c[i][:48].ljust(widths[i]) for i in range(4)) + "  " + c[4])
+            lines.append("  ".join(c[i].ljust(widths[i]) for i in range(4)) + "  " + c[4])
+        for url in self.servers:
+            todo = self.todo(url)
+            if todo:
+                lines.append(f"To do on {url}:")
+                lines += [f"  - {line}" for line in todo]
         n = len(self.errors)
         lines.append("OK (notes only)." if n == 0 else
                      f"{n} problem{'s' if n != 1 else ''}: fix them before rendering.")
@@ -102,8 +124,11 @@ def check_workflow_on(url: str, wf: Workflow, object_info: dict,
                    if pack else "update ComfyUI (this is a core node)")
             if pack and pack.note:
                 fix += f"; {pack.note}"
+            todo = (f"install node pack {pack.name}: git clone {pack.repo} into "
+                    f"ComfyUI/custom_nodes/, install its requirements.txt if it has one, "
+                    f"restart ComfyUI" if pack else f"update ComfyUI: it has no core node {cls}")
             findings.append(Finding(url, wf.name, "missing node", f"{cls} (node {title!r})",
-                                    fix))
+                                    fix, todo=todo))
             continue
         specs = _input_specs(info)
         for name, value in node["inputs"].items():
@@ -117,7 +142,8 @@ def check_workflow_on(url: str, wf: Workflow, object_info: dict,
                 fix = f"put {model.filename} into models/{model.folder}"
                 fix += f" (from {model.source})" if model.source else ""
                 findings.append(Finding(url, wf.name, "missing model",
-                                        f"{model.folder}/{model.filename} for {title!r}", fix))
+                                        f"{model.folder}/{model.filename} for {title!r}", fix,
+                                        todo=_model_todo(model)))
             else:
                 shown = ", ".join(map(str, options[:8])) + (" ..." if len(options) > 8 else "")
                 findings.append(Finding(url, wf.name, "invalid value",
@@ -137,8 +163,9 @@ def check_workflow_on(url: str, wf: Workflow, object_info: dict,
             where = "" if files is not None else f" (the server has no folder {m.folder})"
             findings.append(Finding(url, wf.name, "missing model",
                                     f"{m.folder}/{m.filename}{where}",
-                                    f"put it into models/{m.folder}"
-                                    f"{f' (from {m.source})' if m.source else ''}"))
+                                    f"put {m.filename} into models/{m.folder}"
+                                    f"{f' (from {m.source})' if m.source else ''}",
+                                    todo=_model_todo(m)))
     for m in side.models:
         if m.title is not None and not m.checkable:
             findings.append(Finding(url, wf.name, "model not checkable",
@@ -146,6 +173,30 @@ def check_workflow_on(url: str, wf: Workflow, object_info: dict,
                                     f"make sure it is there{f' (from {m.source})' if m.source else ''}"
                                     f"{f'; {m.note}' if m.note else ''}", "note"))
     return findings
+
+
+def _model_todo(m) -> str:
+    return (f"put model file models/{m.folder}/{m.filename} on the server"
+            + (f" (from {m.source})" if m.source else ""))
+
+
+def server_summary(workflows: list[Workflow], object_info: dict) -> list[str]:
+    """What the server has of what the workflows use: core node types and node packs."""
+    packs = {p.name: p for wf in workflows for p in wf.sidecar.node_packs}
+    pack_classes = {c for p in packs.values() for c in p.class_types}
+    used = {n["class_type"] for wf in workflows for n in wf.graph.values()}
+    core = sorted(used - pack_classes)
+    missing_core = [c for c in core if c not in object_info]
+    lines = [f"{len(object_info)} node types; core nodes used by these workflows: "
+             + (f"all {len(core)} there" if not missing_core else
+                f"{len(core) - len(missing_core)} of {len(core)} there, missing "
+                f"{', '.join(missing_core)} (update ComfyUI)")]
+    have = [n for n, p in sorted(packs.items()) if all(c in object_info for c in p.class_types)]
+    lack = [n for n in sorted(packs) if n not in have]
+    if packs:
+        lines.append(f"node packs there: {', '.join(have) or 'none'}; "
+                     f"missing: {', '.join(lack) or 'none'}")
+    return lines
 
 
 def preflight(urls: list[str], stage_choices: StageChoices | dict | None = None, *,
@@ -184,6 +235,7 @@ def preflight(urls: list[str], stage_choices: StageChoices | dict | None = None,
             report.findings.append(Finding(url, "-", "unreachable", str(exc),
                                            "start ComfyUI there or fix the URL"))
             continue
+        report.summaries[url] = server_summary(workflows, object_info)
         for wf in workflows:
             report.findings.extend(check_workflow_on(url, wf, object_info, folders))
     return report

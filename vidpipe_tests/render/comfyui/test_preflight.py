@@ -14,6 +14,9 @@ def test_a_complete_server_passes(standin):
     # files that packs fetch themselves cannot be seen through /models: listed as notes
     assert any(f.severity == "note" and "sam2" in f.what for f in report.findings)
     assert "OK (notes only)" in report.table()
+    [core, packs] = report.summaries[standin.url]
+    assert "core nodes used by these workflows: all" in core
+    assert "missing: none" in packs and "ComfyUI-VideoHelperSuite" in packs
 
 
 def test_missing_pack_model_and_value_are_listed_with_the_fix(standin):
@@ -33,6 +36,33 @@ def test_missing_pack_model_and_value_are_listed_with_the_fix(standin):
     assert "format='video/h264-mp4'" in value.what and "image/gif" in value.fix
     table = report.table(notes=False)
     assert "missing node" in table and "problems: fix them" in table
+    # one to-do line per pack or file, naming the workflows that need it
+    todo = report.todo(standin.url)
+    assert ("install node pack ComfyUI-IDM-VTON: git clone https://github.com/TemryL/"
+            "ComfyUI-IDM-VTON into ComfyUI/custom_nodes/, install its requirements.txt if it "
+            "has one, restart ComfyUI (for tryon_idm_vton)") in todo
+    assert ("put model file models/upscale_models/RealESRGAN_x4plus.pth on the server (from "
+            "https://github.com/xinntao/Real-ESRGAN/releases) (for upscale_realesrgan)") in todo
+    assert len(todo) == len(set(todo)) and "To do on " + standin.url in table
+    assert "missing: ComfyUI-IDM-VTON" in report.summaries[standin.url][1]
+
+
+def test_long_file_names_are_never_cut(standin):
+    standin.models["clip_vision"] = []
+    report = preflight([standin.url], {"composite": "flux_fill"})
+    table = report.table()
+    # a file name longer than the column stays whole, in the table and in its fix
+    assert "clip_vision/sigclip_vision_patch14_384.safetensors for 'Vision Encoder'" in table
+    assert "put sigclip_vision_patch14_384.safetensors into models/clip_vision" in table
+
+
+def test_a_missing_core_node_says_update_comfyui(standin):
+    del standin.classes["ImageScale"]
+    report = preflight([standin.url], {})
+    assert "14 of 15 there, missing ImageScale (update ComfyUI)" in \
+        report.summaries[standin.url][0]
+    assert any(f.problem == "missing node" and f.fix.startswith("update ComfyUI")
+               for f in report.errors)
 
 
 def test_unreachable_server_and_the_cli_helper(standin, capsys):
