@@ -124,6 +124,20 @@ def cmd_comfy_check(args) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_comfy_smoke(args) -> int:
+    from vidpipe.render.comfyui.smoke import smoke
+
+    backends = _backends(args)
+    if not backends.comfy_urls:
+        raise VidpipeError("no ComfyUI server: pass --comfy-url URL or set VIDPIPE_COMFY_URLS")
+    ok = True
+    for url in backends.comfy_urls:
+        result = smoke(url, time_limit_s=args.timeout, keep=args.keep)
+        print(result.report())
+        ok = ok and result.ok
+    return 0 if ok else 1
+
+
 def cmd_demo(args) -> int:
     from vidpipe.demo.inputs import write_demo_project
 
@@ -226,6 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", metavar="STAGE=MODEL",
                    help="check another model for a stage, e.g. tryon=catvton")
     p.set_defaults(func=cmd_comfy_check)
+    p = comfy.add_parser("smoke", help="run a tiny core-nodes-only graph end to end "
+                                       "(upload, queue, websocket, download; no models)")
+    p.add_argument("--comfy-url", action="append", metavar="URL")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds (default 120)")
+    p.add_argument("--keep", type=Path, metavar="DIR", help="keep the downloaded PNG here")
+    p.set_defaults(func=cmd_comfy_smoke)
 
     p = sub.add_parser("demo", help="create the built-in demo project and render it")
     p.add_argument("--name", default="demo")
