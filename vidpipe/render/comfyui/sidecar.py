@@ -76,6 +76,7 @@ class WorkflowSidecar(_Strict):
     references: list[str] = Field(default_factory=list)
     node_packs: list[NodePack] = Field(default_factory=list)
     models: list[ModelFile] = Field(default_factory=list)
-    # Every class_type of the graph -> where its name and inputs were confirmed
-    # (a file/section of shared/reference/comfyui.md) or "unconfirmed: <why>".
+    # Every class_type of the graph -> where its name and inputs were confirmed (a live
+    # /object_info, naming the server's version, or a section of shared/reference/comfyui.md)
+    # or "unconfirmed: <why>".
     confirmed_from: dict[str, str]
