@@ -19,7 +19,7 @@ from vidpipe.storage import stable_hash
 
 # Bump a stage's version when its output for the same inputs changes.
 CODE_VERSIONS: dict[str, str] = {
-    "audio_analysis": "2",
+    "audio_analysis": "3",
     "scene_analysis": "1",
     "memory_state": "1",
     "tryon_image": "1",

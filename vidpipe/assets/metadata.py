@@ -11,7 +11,10 @@ from vidpipe.cache import StageResult
 from vidpipe.storage import thumbnail_markdown
 
 
-def _preview_frame(path: Path) -> np.ndarray | None:
+THUMB_SIDE = 128
+
+
+def _preview_frame(path: Path, video_size: tuple[int, int] | None = None) -> np.ndarray | None:
     suffix = path.suffix.lower()
     try:
         if suffix in (".png", ".jpg", ".jpeg"):
@@ -25,6 +28,12 @@ def _preview_frame(path: Path) -> np.ndarray | None:
         if suffix == ".npz":
             still = path.with_suffix(".png")
             return _preview_frame(still) if still.is_file() else None
+        if suffix == ".mp4" and video_size is not None:
+            from vidpipe.media.video import first_frame
+
+            w, h = video_size
+            k = min(1.0, THUMB_SIDE / max(w, h))
+            return first_frame(path, (max(2, round(w * k)), max(2, round(h * k))))
         if suffix == ".mp4":
             from vidpipe.media.video import iter_frames
 
@@ -52,6 +61,7 @@ def stage_metadata(result: StageResult, **extra) -> dict:
     for k, v in result.info.items():
         if isinstance(v, (int, float, str, bool)):
             meta[k] = v
+    size = None
     if path.suffix == ".mp4":
         from vidpipe.media.video import probe_video
 
@@ -59,8 +69,10 @@ def stage_metadata(result: StageResult, **extra) -> dict:
         meta["frames"] = info.n_frames
         meta["duration_s"] = round(info.duration_s, 4)
         meta["resolution"] = f"{info.width}x{info.height}"
-    frame = _preview_frame(path)
+        size = (info.width, info.height)
+    frame = _preview_frame(path, size)
     if frame is not None:
-        meta["preview"] = dg.MetadataValue.md(thumbnail_markdown(frame, caption=path.name))
+        meta["preview"] = dg.MetadataValue.md(thumbnail_markdown(frame, caption=path.name,
+                                                                 max_side=THUMB_SIDE))
     meta.update(extra)
     return meta

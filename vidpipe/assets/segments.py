@@ -50,7 +50,8 @@ def _segment_asset(name: str, description: str, deps: list, group: str, pool: st
             return
         plan = segment_plan(project, analysis, index)
         backend = backends.get(project.spec.backend, project.spec.comfyui,
-                               on_progress=_comfy_progress(context))
+                               on_progress=_comfy_progress(context)
+                               if project.spec.backend == "comfyui" else None)
         with tracked_stage(context, project, segment, name, progress) as outcome:
             result = steps.SEGMENT_STEPS[name](project, plan, backend)
             outcome.update(seconds=result.seconds, path=result.path, cached=result.cached)

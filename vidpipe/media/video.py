@@ -343,6 +343,18 @@ def _video_size(path: Path) -> tuple[int, int]:
     raise FFmpegError(f"could not parse the size of {path}: {vline.group(0)}")
 
 
+def first_frame(path: str | Path, size: tuple[int, int]) -> np.ndarray:
+    """The first frame, scaled by ffmpeg to `size` (w, h): one call, nothing else decoded,
+    for thumbnails of clips whose size the caller already knows."""
+    w, h = int(size[0]), int(size[1])
+    proc = _run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path),
+                 "-map", "0:v:0", "-frames:v", "1", "-vf", f"scale={w}:{h}:flags=area",
+                 "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"], f"reading a frame of {path}")
+    if len(proc.stdout) < w * h * 3:
+        raise FFmpegError(f"no frame in {path}")
+    return np.frombuffer(proc.stdout[: w * h * 3], np.uint8).reshape(h, w, 3)
+
+
 def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
     """Yield every frame of the first video stream as H x W x 3 RGB uint8 (streaming).
 

@@ -129,12 +129,24 @@ class SegmentWorkers:
         if self.events is not None:
             self._pumper = threading.Thread(target=self._pump, daemon=True)
             self._pumper.start()
-        self.pool = ProcessPoolExecutor(
-            max_workers=jobs, mp_context=ctx, initializer=_worker_init,
-            initargs=(str(ws.root), instance.get_ref(), _resource_spec(backends), self.events,
-                      tags, _resource_spec(gemini) if gemini else None, gpu_pool))
-        # Processes start on demand: one call per worker starts them all now.
-        self._ready = [self.pool.submit(_worker_ready) for _ in range(jobs)]
+        initargs = (str(ws.root), instance.get_ref(), _resource_spec(backends), self.events,
+                    tags, _resource_spec(gemini) if gemini else None, gpu_pool)
+        self.pool: ProcessPoolExecutor | None = None
+        self._start_error: BaseException | None = None
+
+        def start() -> None:
+            # Starting a process waits for the fork server's imports (seconds), so it runs
+            # beside the analysis instead of before it. Processes start on demand: one call
+            # per worker starts them all.
+            try:
+                self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
+                                                initializer=_worker_init, initargs=initargs)
+                self._ready = [self.pool.submit(_worker_ready) for _ in range(jobs)]
+            except BaseException as exc:  # re-raised by render()
+                self._start_error = exc
+
+        self._starter = threading.Thread(target=start, name="segment-workers", daemon=True)
+        self._starter.start()
 
     def _pump(self) -> None:
         while not self._stop.is_set():
@@ -145,6 +157,9 @@ class SegmentWorkers:
             self.progress(event)
 
     def render(self, name: str, segments: list[str]) -> list[tuple[str, bool, str, str]]:
+        self._starter.join()
+        if self._start_error is not None:
+            raise StageError(f"segment workers did not start: {self._start_error}")
         futures = [self.pool.submit(_worker_render, name, seg) for seg in segments]
         outcomes = []
         for f in futures:
@@ -154,7 +169,9 @@ class SegmentWorkers:
         return outcomes
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        self._starter.join()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
         self._stop.set()
         if self._pumper:
             self._pumper.join(2)

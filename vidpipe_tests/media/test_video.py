@@ -12,7 +12,7 @@ import soundfile as sf
 
 from vidpipe.errors import StageError
 from vidpipe.media.video import (ClipWriter, FFmpegError, concat_with_audio, contact_sheet,
-                                 iter_frames, probe_video, thumbnail_png)
+                                 first_frame, iter_frames, probe_video, thumbnail_png)
 
 W, H, FPS = 160, 90, 25
 
@@ -103,6 +103,17 @@ def test_clipwriter_rejects_wrong_frames(tmp_path):
         with ClipWriter(tmp_path / "w.mp4", (W, H), FPS) as w:
             w.write(np.zeros((H + 2, W, 3), np.uint8))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_first_frame_is_the_first_frame_scaled(tmp_path):
+    p = _write(tmp_path / "a.mp4", 10, start=3)
+    small = first_frame(p, (80, 46))
+    assert small.shape == (46, 80, 3)
+    full = next(iter_frames(p))
+    ref = cv2.resize(full, (80, 46), interpolation=cv2.INTER_AREA)
+    assert np.abs(small.astype(int) - ref.astype(int)).mean() < 3
+    with pytest.raises(FFmpegError):
+        first_frame(tmp_path / "missing.mp4", (8, 8))
 
 
 def test_iter_frames_can_stop_early(tmp_path):
