@@ -37,8 +37,11 @@ class CompositeLayers:
         return w, h
 
 
+SHADOW_STRENGTH = 0.55  # how much of the background's light a full contact shadow takes
+
+
 def compose(background: np.ndarray, person_rgba: np.ndarray, shadow: np.ndarray,
-            shadow_strength: float = 0.55) -> np.ndarray:
+            shadow_strength: float = SHADOW_STRENGTH) -> np.ndarray:
     """The one blend used for the still composite and for every animated frame."""
     bg = background.astype(np.float32)
     bg *= (1.0 - shadow_strength * shadow.astype(np.float32))[..., None]

@@ -189,3 +189,13 @@ def test_empty_person_layer_gives_a_still_clip(tmp_path):
     assert res.n_frames == 10 and res.rig.source == "none"
     frames = list(iter_frames(res.path))
     assert all(np.array_equal(frames[0], f) for f in frames)
+
+
+def test_rest_pose_frame_is_the_still_composite_pixel_for_pixel(renderer, layers):
+    """The OpenCV blend of the moving region gives exactly compose()'s pixels, so a segment
+    at rest shows the composite the user approved."""
+    from vidpipe.render.embedded.layers import compose_layers
+
+    assert renderer._fast, "the fast blend disagreed with compose() and was switched off"
+    rest = renderer.frame(np.zeros(5))
+    assert np.array_equal(rest, compose_layers(layers))
