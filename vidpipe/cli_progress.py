@@ -74,11 +74,15 @@ def print_report(project: Project, report, out=sys.stdout) -> None:
         if e.segment in report.rendered:
             for stage, secs in e.stage_seconds.items():
                 totals[stage] = totals.get(stage, 0.0) + secs
+    ahead = getattr(report, "stills_made_ahead", {}) or {}
+    for stage, secs in ahead.items():
+        totals[stage] = totals.get(stage, 0.0) + secs
     if totals:
         print("stage seconds (segments rendered in this run):", file=out)
         for stage in SEGMENT_STAGES:
             if stage in totals:
-                print(f"  {stage:14} {totals[stage]:8.2f}", file=out)
+                note = "  (made while the audio was analysed)" if stage in ahead else ""
+                print(f"  {stage:14} {totals[stage]:8.2f}{note}", file=out)
     duration = state.timeline[-1].end_s if state.timeline else 0.0
     print(f"rendered {len(report.rendered)} segment(s), {len(report.up_to_date)} already up to "
           f"date, {len(report.failed)} failed; {report.seconds:.1f} s for {duration:.1f} s of "

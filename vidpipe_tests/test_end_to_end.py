@@ -68,14 +68,25 @@ def test_render_delivers_h264_aac_with_exact_duration(rendered):
     assert abs(info.audio_duration_s - analysis.duration_s) <= 1 / 25
 
 
+def test_stills_made_ahead_are_the_ones_the_segments_use(rendered):
+    from vidpipe.render.stills import STILL_STAGES, look_plans, prepare_stills
+
+    _, project, _, _ = rendered
+    ahead = {(st, p[st].key, p[st].path) for p in look_plans(project) for st in STILL_STAGES}
+    used = {(st, p[st].key, p[st].path) for p in steps.plans(project) for st in STILL_STAGES}
+    assert ahead == used and len(ahead) == len(STILL_STAGES)
+    assert prepare_stills(project, EmbeddedBackend()) == {}  # all in the cache already
+
+
 def test_every_segment_completed_in_memory_and_in_dagster(rendered):
     ws, project, report, instance = rendered
     state = MemoryStore(project.memory_path).read()
     assert [e.status for e in state.timeline] == ["completed"] * len(state.timeline)
-    # shared stills are computed once (by whichever segment got there first, even with
-    # segments rendering in parallel) and reused by the others
+    # shared stills are computed once (ahead, beside the audio analysis, or by whichever
+    # segment got there first) and reused by the others; their seconds are reported once
     for still in ("tryon_image", "person_matte", "depth_map", "composite"):
-        assert sum(still in e.stage_seconds for e in state.timeline) == 1, still
+        assert (sum(still in e.stage_seconds for e in state.timeline)
+                + (still in report.stills_made_ahead)) == 1, still
     assert all({"motion_clip", "lipsync_clip", "upscaled_clip", "segment_take"}
                <= set(e.stage_seconds)
                and set(steps.SEGMENT_STEPS) | {"segment_take"} <= set(e.outputs)

@@ -36,6 +36,7 @@ class RenderReport:
     seconds: float = 0.0
     run_ids: list[str] = field(default_factory=list)
     worker_peak_rss_mb: float = 0.0  # the largest segment worker (they are not our children)
+    stills_made_ahead: dict[str, float] = field(default_factory=dict)  # stage -> seconds
 
     @property
     def ok(self) -> bool:
@@ -75,7 +76,7 @@ def _worker_init(ws_root: str, instance_ref, backends_spec: tuple[type, dict], e
     progress = QueueProgress(events) if events is not None else None
     cls, fields = backends_spec
     gemini = gemini_spec[0](**gemini_spec[1]) if gemini_spec else None
-    _WORKER.update(defs=build_defs(ws_root, backends=cls(**fields), progress=progress,
+    _WORKER.update(root=ws_root, defs=build_defs(ws_root, backends=cls(**fields), progress=progress,
                                    gemini=gemini, gpu_pool=gpu_pool),
                    instance=dg.DagsterInstance.from_ref(instance_ref), tags=tags)
 
@@ -114,7 +115,7 @@ class SegmentWorkers:
 
     def __init__(self, ws: Workspace, instance: dg.DagsterInstance, backends: BackendResource,
                  progress: Progress | None, tags: dict[str, str], jobs: int, gemini=None,
-                 gpu_pool: str | None = GPU_POOL):
+                 gpu_pool: str | None = GPU_POOL, stills_for: str | None = None):
         import multiprocessing
         import threading
         from concurrent.futures import ProcessPoolExecutor
@@ -132,6 +133,7 @@ class SegmentWorkers:
         initargs = (str(ws.root), instance.get_ref(), _resource_spec(backends), self.events,
                     tags, _resource_spec(gemini) if gemini else None, gpu_pool)
         self.pool: ProcessPoolExecutor | None = None
+        self._stills = None
         self._start_error: BaseException | None = None
 
         def start() -> None:
@@ -142,6 +144,8 @@ class SegmentWorkers:
                 self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
                                                 initializer=_worker_init, initargs=initargs)
                 self._ready = [self.pool.submit(_worker_ready) for _ in range(jobs)]
+                if stills_for:
+                    self._stills = self.pool.submit(_worker_stills, stills_for)
             except BaseException as exc:  # re-raised by render()
                 self._start_error = exc
 
@@ -168,6 +172,18 @@ class SegmentWorkers:
             self.peak_rss_mb = max(self.peak_rss_mb, peak_mb)
         return outcomes
 
+    def stills_made(self) -> dict[str, float]:
+        """Seconds per stage of the stills made ahead. A failure there is not reported:
+        the segment runs then make the still themselves and fail in Dagster, with the stage
+        and the reason."""
+        self._starter.join()
+        if self._stills is None:
+            return {}
+        try:
+            return self._stills.result()
+        except Exception:
+            return {}
+
     def close(self) -> None:
         self._starter.join()
         if self.pool is not None:
@@ -177,6 +193,16 @@ class SegmentWorkers:
             self._pumper.join(2)
             while not self.events.empty():
                 self.progress(self.events.get())
+
+
+def _worker_stills(name: str) -> dict[str, float]:
+    """Make the project's stills while the parent analyses the audio (embedded only: on
+    ComfyUI they are GPU work that belongs under the Dagster pool)."""
+    from vidpipe.render.embedded.backend import EmbeddedBackend
+    from vidpipe.render.stills import prepare_stills
+    from vidpipe.workspace import Workspace
+
+    return prepare_stills(Workspace(Path(_WORKER["root"])).project(name), EmbeddedBackend())
 
 
 def _worker_ready() -> None:
@@ -215,7 +241,8 @@ def render_project(ws: Workspace, name: str, instance: dg.DagsterInstance, *,
     tags = {"vidpipe/source": "cli"}
     instance.add_dynamic_partitions("project", [name])
     report = RenderReport(project=name, video=None)
-    workers = (SegmentWorkers(ws, instance, backends, progress, tags, jobs, gemini, gpu_pool)
+    workers = (SegmentWorkers(ws, instance, backends, progress, tags, jobs, gemini, gpu_pool,
+                              stills_for=name if project.spec.backend == "embedded" else None)
                if jobs > 1 and _may_render_segments(project) else None)
     try:
         _render_all(ws, project, defs, instance, tags, report, workers, on_plan)
@@ -265,6 +292,7 @@ def _render_all(ws, project, defs, instance, tags, report, workers, on_plan) -> 
     segments = [p.segment for p in todo]
     if workers is not None and segments:
         outcomes = workers.render(name, segments)
+        report.stills_made_ahead = workers.stills_made()
     else:
         outcomes = [_render_one(defs, name, seg, instance, tags) for seg in segments]
     for segment, ok, run_id, reason in outcomes:
