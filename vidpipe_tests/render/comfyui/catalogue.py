@@ -7,7 +7,7 @@ input names and groups, spec forms (the old combo list `[[...], {}]` or V3
 output_node. Only keys that change what a value may be are kept (no tooltips). The other
 custom packs come from their source (shared/reference/comfyui.md §11).
 `vidpipe_tests/render/comfyui/live.py` compares this catalogue with a running server
-(test_live.py, opt-in).
+(live_server_checks.py, opt-in).
 
 A combo that lists model files is written `MODELS(folder)` and one that lists the input
 folder `INPUT_FILE(kind)`; both are filled on every request, as a real server re-reads its

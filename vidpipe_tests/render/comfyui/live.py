@@ -1,6 +1,6 @@
 """Comparing the stand-in with a real ComfyUI server.
 
-Used by test_live.py (opt-in: set VIDPIPE_COMFY_LIVE_URL to a running server) and by hand:
+Used by live_server_checks.py (opt-in: set VIDPIPE_COMFY_LIVE_URL to a running server) and by hand:
 `class_differences` lists where a catalogue entry of the stand-in and the real
 `/object_info` entry of the same class disagree: input names and groups, each input's type
 and spec form (old combo list, V3 "COMBO" with options, plain type), combo options, numeric
