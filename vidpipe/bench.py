@@ -32,6 +32,7 @@ class RenderSample:
     stage_s: dict[str, float]
     peak_rss_mb: float
     run_s: float = 0.0  # the Dagster runs' own wall seconds, added up over parallel runs
+    run_work_s: float = 0.0  # of which inside stage functions
     outside_runs_s: float = 0.0  # wall seconds of the render during which no run was open
 
     @property
@@ -43,7 +44,24 @@ class RenderSample:
         """The part of the runs' time not spent inside stage functions: Dagster's step
         machinery, event log and our bookkeeping. Runs of segments rendering in parallel
         each count their own time, as do the stage seconds inside them."""
-        return max(0.0, 1.0 - self.work_s / self.run_s) if self.run_s else 0.0
+        return max(0.0, 1.0 - self.run_work_s / self.run_s) if self.run_s else 0.0
+
+
+def _work_in_runs(instance, run_ids: list[str]) -> float:
+    """Seconds the render's runs spent inside stage functions, from their materializations:
+    `work_seconds` where the asset records it (cache reads and waits for a shared still
+    included), else the stage seconds of what was made."""
+    from dagster import DagsterEventType
+
+    total = 0.0
+    for run_id in run_ids:
+        for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
+            meta = entry.asset_materialization.metadata
+            if "work_seconds" in meta:
+                total += float(meta["work_seconds"].value)
+            elif not meta.get("cached") or not meta["cached"].value:
+                total += float(meta["stage_seconds"].value) if "stage_seconds" in meta else 0.0
+    return total
 
 
 def _run_seconds(instance, since: float) -> tuple[float, list[tuple[float, float]]]:
@@ -110,6 +128,7 @@ def _child(workspace: Path, name: str, invalidate: str | None) -> None:
         report = render_project(ws, name, instance, jobs=default_jobs())
         wall = time.perf_counter() - start
         run_s, spans = _run_seconds(instance, epoch)
+        run_work_s = _work_in_runs(instance, report.run_ids)
     if not report.ok:
         raise SystemExit(f"render failed: {report.failed}")
     work, per_stage = _work_seconds(project)
@@ -121,7 +140,7 @@ def _child(workspace: Path, name: str, invalidate: str | None) -> None:
                report.worker_peak_rss_mb)
     print(json.dumps({"wall_s": wall, "work_s": work, "audio_s": analysis.duration_s,
                       "segments": len(analysis.segments), "stage_s": per_stage,
-                      "peak_rss_mb": peak, "run_s": run_s,
+                      "peak_rss_mb": peak, "run_s": run_s, "run_work_s": run_work_s,
                       "outside_runs_s": _uncovered(epoch, epoch + wall, spans)}))
 
 
@@ -196,7 +215,7 @@ def run_bench(quick: bool = False, keep: Path | None = None) -> str:
                 say(f"  {stage:16}{s.stage_s[stage]:9.2f}{s.stage_s[stage] / s.audio_s:8.2f}")
         say(f"  {'total (wall)':16}{s.wall_s:9.2f}{s.rtf:8.2f}   target <= 2 (aim 1)")
         say(f"  Dagster and bookkeeping share of the runs' time: {s.dagster_share:.1%} "
-            f"({s.run_s - s.work_s:.1f} of {s.run_s:.1f} run seconds)   target <= 10%")
+            f"({s.run_s - s.run_work_s:.1f} of {s.run_s:.1f} run seconds)   target <= 10%")
         say(f"  outside any run (starting workers, planning): {s.outside_runs_s:.1f} s of "
             f"{s.wall_s:.1f} s")
 

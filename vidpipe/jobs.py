@@ -8,7 +8,7 @@ from vidpipe.assets.analysis import audio_analysis, memory_state, scene_analysis
 from vidpipe.assets.delivery import final_video
 from vidpipe.assets.quality import video_qa
 from vidpipe.assets.review import segment_take
-from vidpipe.assets.segments import SEGMENT_ASSETS
+from vidpipe.assets.segments import SEGMENT_KEYS
 from vidpipe.partitions import project_partitions, segment_in_project
 
 analyze_project = dg.define_asset_job(
@@ -16,7 +16,7 @@ analyze_project = dg.define_asset_job(
     partitions_def=project_partitions,
     description="Cut the speech into segments, read the scenes and refresh the memory state.")
 render_segment = dg.define_asset_job(
-    "render_segment", selection=[*SEGMENT_ASSETS, segment_take],
+    "render_segment", selection=[*SEGMENT_KEYS, segment_take.key],
     partitions_def=segment_in_project,
     description="Every per-segment stage, from try-on to the evaluated take, for one segment.")
 deliver_video = dg.define_asset_job(

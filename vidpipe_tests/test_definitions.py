@@ -13,7 +13,13 @@ def test_definitions_load_and_every_asset_is_documented():
         assert asset.descriptions_by_key.get(key), f"{key} has no description"
         assert asset.group_names_by_key[key] != "default", f"{key} has no group"
         assert asset.code_versions_by_key[key], f"{key} has no code_version"
-    assert len(ALL_ASSETS) == 13
+    assert sum(len(a.keys) for a in ALL_ASSETS) == 13
+    # the seven stages in two steps: stills and animation
+    steps = {k.to_user_string(): a.node_def.name for k, a in repo.assets_defs_by_key.items()}
+    assert {k for k, s in steps.items() if s == "stills"} == {
+        "tryon_image", "person_matte", "depth_map", "composite"}
+    assert {k for k, s in steps.items() if s == "animation"} == {
+        "motion_clip", "lipsync_clip", "upscaled_clip"}
 
 
 def test_jobs_sensors_schedule_are_defined():
@@ -37,7 +43,8 @@ def test_gpu_stages_share_a_pool():
     repo = defs.get_repository_def()
     pools = {k.to_user_string(): a.op.pool for k, a in repo.assets_defs_by_key.items()}
     assert {k for k, p in pools.items() if p == "gpu"} == {
-        "tryon_image", "motion_clip", "lipsync_clip", "upscaled_clip"}
+        "tryon_image", "person_matte", "depth_map", "composite", "motion_clip",
+        "lipsync_clip", "upscaled_clip"}
 
 
 def test_embedded_cli_renders_build_the_stages_without_a_pool():

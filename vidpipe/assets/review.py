@@ -1,12 +1,13 @@
 """The segment's take: the orchestrator evaluates the rendered clip and retries it when it
 fails, keeping the best attempt (analyze -> generate -> evaluate -> update)."""
 
+import time
+
 import dagster as dg
 
 from vidpipe.assets.analysis import memory_state
 from vidpipe.assets.bookkeeping import tracked_stage
 from vidpipe.assets.metadata import stage_metadata
-from vidpipe.assets.segments import upscaled_clip
 from vidpipe.partitions import BY_PROJECT, segment_in_project, segment_index, split_key
 from vidpipe.plan import CODE_VERSIONS, segment_plan
 from vidpipe.render import steps
@@ -19,7 +20,7 @@ from vidpipe.resources.workspace import WorkspaceResource
 
 @dg.asset(partitions_def=segment_in_project, group_name="brain",
           code_version=CODE_VERSIONS["segment_take"], output_required=False,
-          deps=[upscaled_clip, dg.AssetDep(memory_state, partition_mapping=BY_PROJECT)])
+          deps=["upscaled_clip", dg.AssetDep(memory_state, partition_mapping=BY_PROJECT)])
 def segment_take(context: dg.AssetExecutionContext, workspace: WorkspaceResource,
                  backends: BackendResource, gemini: GeminiResource,
                  progress: dg.ResourceParam[Progress]):
@@ -37,10 +38,13 @@ def segment_take(context: dg.AssetExecutionContext, workspace: WorkspaceResource
     backend = backends.get(project.spec.backend, project.spec.comfyui)
     planner = gemini.planner()
     with tracked_stage(context, project, segment, "segment_take", progress) as outcome:
+        started = time.perf_counter()
         result = take_step(project, plan, backend, planner)
+        work_s = time.perf_counter() - started
         outcome.update(seconds=result.seconds, path=result.path, cached=result.cached)
     if result.info.get("attempts", 1) > 1:
         context.log.warning(f"{segment}: {result.info['attempts']} attempts, kept "
                             f"{result.info.get('best_attempt')}")
     yield dg.MaterializeResult(metadata=stage_metadata(
-        result, project=project_name, segment=segment, **gemini.describe()))
+        result, project=project_name, segment=segment, work_seconds=round(work_s, 3),
+        **gemini.describe()))
