@@ -65,7 +65,7 @@ def cmd_new(args) -> int:
         scene=Path(args.scene), audio=Path(args.audio),
         transcript=Path(args.transcript) if args.transcript else None,
         changes=[_parse_change(c) for c in args.change or []], output=_output(args),
-        seed=args.seed)
+        seed=args.seed, language=args.language)
     project = create_project(ws, req)
     print(f"created {project.folder}")
     print(f"render it with: vidpipe render {project.name}")
@@ -217,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scene", required=True)
     p.add_argument("--audio", required=True)
     p.add_argument("--transcript")
+    p.add_argument("--language", default="en", metavar="CODE",
+                   help="language of the speech (default en); without a transcript only "
+                        "English is recognised, other languages' lips follow loudness")
     p.add_argument("--change", action="append", metavar="AT:scene=P[,garment=Q]",
                    help="from AT seconds on, another scene and/or garment (repeatable)")
     p.add_argument("--seed", type=int, default=1234)

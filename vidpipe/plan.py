@@ -19,7 +19,7 @@ from vidpipe.storage import stable_hash
 
 # Bump a stage's version when its output for the same inputs changes.
 CODE_VERSIONS: dict[str, str] = {
-    "audio_analysis": "3",
+    "audio_analysis": "4",
     "scene_analysis": "1",
     "memory_state": "1",
     "tryon_image": "1",
@@ -27,11 +27,11 @@ CODE_VERSIONS: dict[str, str] = {
     "depth_map": "1",
     "composite": "1",
     "motion_clip": "2",
-    "lipsync_clip": "1",
+    "lipsync_clip": "2",
     "upscaled_clip": "2",
     "segment_take": "1",
     "final_video": "1",
-    "video_qa": "1",
+    "video_qa": "2",
 }
 
 SEGMENT_STAGES = ["tryon_image", "person_matte", "depth_map", "composite", "motion_clip",
@@ -45,7 +45,8 @@ def _key(stage: str, *parts: object) -> str:
 def audio_key(project: Project) -> str:
     spec = project.spec
     return _key("audio_analysis", spec.inputs.audio, spec.inputs.transcript,
-                spec.segmentation.model_dump(), spec.output.fps, spec.change_times)
+                spec.segmentation.model_dump(), spec.output.fps, spec.change_times,
+                spec.language)
 
 
 def scene_key(scene_rel: str) -> str:

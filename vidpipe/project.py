@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Literal
@@ -68,6 +69,21 @@ class TimelineChange(BaseModel):
         return self
 
 
+_LANGUAGE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})*")
+
+
+def language_tag(code: str) -> str:
+    """`code` as stored: lower case, "-" between parts (EN_gb -> en-gb)."""
+    return str(code).strip().lower().replace("_", "-")
+
+
+def language_problem(code: str) -> str | None:
+    """Why `code` is not a language tag like en, zh or pt-br (None when it is one)."""
+    if _LANGUAGE.fullmatch(language_tag(code)):
+        return None
+    return f"language {code!r} is not a language code like en, zh or pt-br"
+
+
 class ProjectInputs(BaseModel):
     """Paths relative to the project folder."""
 
@@ -91,6 +107,9 @@ class ProjectSpec(BaseModel):
     timeline: list[TimelineChange] = []
     qa: QABounds = QABounds()  # bounds `vidpipe qa` and the video_qa checks hold renders to
     max_attempts: int = Field(3, ge=1, le=10)  # renders of a segment that fails its evaluation
+    # Language of the speech. Without a transcript only English is recognised (the model
+    # that ships with pocketsphinx); any other language makes the lips follow loudness.
+    language: str = "en"
 
     @field_validator("name")
     @classmethod
@@ -98,6 +117,13 @@ class ProjectSpec(BaseModel):
         if problem := slug_problem(v):
             raise ValueError(problem)
         return v
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language(cls, v):
+        if problem := language_problem(v):
+            raise ValueError(problem)
+        return language_tag(v)
 
     @field_validator("comfyui")
     @classmethod

@@ -15,7 +15,7 @@ from pathlib import Path
 from vidpipe.errors import InputError
 from vidpipe.partitions import slug_problem
 from vidpipe.project import (OutputSettings, Project, ProjectInputs, ProjectSpec, TimelineChange,
-                             copy_input)
+                             copy_input, language_problem)
 
 WORKSPACE_ENV = "VIDPIPE_WORKSPACE"
 
@@ -73,6 +73,7 @@ class NewProjectRequest:
     output: OutputSettings | None = None
     seed: int = 1234
     backend: str = "embedded"
+    language: str = "en"  # of the speech; a tag like en, zh, pt-br
 
 
 def validate_inputs(req: NewProjectRequest) -> None:
@@ -83,6 +84,8 @@ def validate_inputs(req: NewProjectRequest) -> None:
 
     if problem := slug_problem(req.name):
         raise InputError(None, problem)
+    if problem := language_problem(req.language):
+        raise InputError(None, f"{problem} (pass --language CODE)")
     validate_person_photo(req.person)
     validate_garment_photo(req.garment)
     validate_scene_photo(req.scene)
@@ -134,7 +137,8 @@ def create_project(ws: Workspace, req: NewProjectRequest) -> Project:
             for at, scene, garment in (req.changes or [])
         ]
         spec = ProjectSpec(name=req.name, inputs=inputs, output=req.output or OutputSettings(),
-                           seed=req.seed, backend=req.backend, timeline=timeline)
+                           seed=req.seed, backend=req.backend, timeline=timeline,
+                           language=req.language)
         Project(staging, spec).save()
         os.rename(staging, final)
     finally:

@@ -154,3 +154,31 @@ def test_cli_entry_point_prints_one_line(workspace, demo, tmp_path):
                           str(demo["audio"])], capture_output=True, text=True)
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "x.jpg" in out.stderr
+
+
+def test_language_is_stored_keys_the_analysis_and_stops_english_recognition(workspace, demo):
+    from vidpipe.plan import audio_key
+
+    argv = ["--workspace", str(workspace.root), "new", "zh", "--person", str(demo["person"]),
+            "--garment", str(demo["garment"]), "--scene", str(demo["scene"]),
+            "--audio", str(demo["audio"]), "--language", "ZH"]
+    assert main(argv) == 0
+    project = workspace.project("zh")
+    assert project.spec.language == "zh"
+    english = type(project)(project.folder, project.spec.model_copy(update={"language": "en"}))
+    assert audio_key(project) != audio_key(english)
+    assert _new(workspace, "en", demo) == 0 and workspace.project("en").spec.language == "en"
+    # No transcript and not English: no English recognition; the analysis says it fell back.
+    from vidpipe.render.steps import analyze_audio_step, load_phones
+
+    result = analyze_audio_step(project)
+    assert result.info["phones_from"] == "none" and result.info["phones"] == 0
+    assert "'zh'" in result.fell_back and "loudness" in result.fell_back
+    assert load_phones(project).note == result.fell_back
+
+
+def test_bad_language_code(workspace, demo, capsys):
+    argv = ["--workspace", str(workspace.root), "new", "p", "--person", str(demo["person"]),
+            "--garment", str(demo["garment"]), "--scene", str(demo["scene"]),
+            "--audio", str(demo["audio"]), "--language", "Mandarin Chinese"]
+    _assert_refused(capsys, workspace, main(argv), "not a language code", "--language")

@@ -2,8 +2,8 @@
 
 pocketsphinx (its en-us model ships in the wheel) aligns the transcript when there is one,
 or first recognises the words when there is not. Each frame then gets a viseme cap on the
-mouth opening: shut for p/b/m, narrow for rounded o/u/w, wide for open vowels like "a".
-Rounding itself (narrower lips) is not drawn by the embedded mouth; only the opening is.
+mouth opening: shut for p/b/m, narrow for rounded o/u/w, wide for open vowels like "a"; and a
+rounding amount, which the embedded mouth draws as lips pulled in and pushed out.
 """
 
 from __future__ import annotations
@@ -69,6 +69,18 @@ def _words(text: str) -> list[str]:
 RECOGNITION_LIMITS = {"maxhmmpf": 3000, "topn": 2}
 
 
+# The English model turns other languages into English nonsense (Mandarin speech came out as
+# "closing it won't be issued the cell phone to call on it ..."), whose visemes are wrong. A
+# guess from the recogniser's own confidence was measured and rejected: the frame-weighted
+# word posterior is 0.91 (demo), 0.65 (RD_Radio31, English) vs 0.38 (chinese_poem1), but
+# 4 s windows of the same recordings overlap (English radio 0.46-0.66, Mandarin 0.52-0.54),
+# and so does the word-vs-phone-loop acoustic score (-2.7..-4.6 vs -4.4..-4.6 per frame).
+# So the language is a project setting, not a guess.
+def recognises(language: str) -> bool:
+    """Whether words of `language` (a tag like en, en-gb, zh) can be recognised offline."""
+    return language.split("-")[0] == "en"
+
+
 def recognise(samples16k: np.ndarray) -> str:
     from pocketsphinx import Decoder
 
@@ -117,15 +129,21 @@ def _chunks(word_times: list[tuple[str, float, float]]) -> list[tuple[float, flo
     return chunks
 
 
-def align_phones(samples16k: np.ndarray, transcript: str | None) -> PhoneAlignment:
+def align_phones(samples16k: np.ndarray, transcript: str | None, language: str = "en"
+                 ) -> PhoneAlignment:
     """Phones with times; falls back to no phones (and says why) when alignment fails.
 
     A word pass over the whole recording places the words; the phone pass then runs chunk
     by chunk (about CHUNK_S each, cut in silences) so its memory does not grow with the
-    length of the recording."""
+    length of the recording. Without a transcript only English speech is recognised (see
+    `recognises`); for any other `language` the lips follow loudness."""
     from pocketsphinx import Decoder
 
     source = "transcript" if transcript and transcript.strip() else "recognised"
+    if source == "recognised" and not recognises(language):
+        return PhoneAlignment(source="none", note=(
+            f"language {language!r} without a transcript: only English is recognised "
+            "offline, so lips follow loudness; pass --transcript for phoneme shapes"))
     text = transcript if source == "transcript" else recognise(samples16k)
     decoder = Decoder(samprate=16000, bestpath=False)
     words = _words(text)
@@ -151,26 +169,79 @@ def align_phones(samples16k: np.ndarray, transcript: str | None) -> PhoneAlignme
                           phones=phones)
 
 
-def viseme_caps(alignment: PhoneAlignment, fps: int, first_frame: int, n_frames: int
-                ) -> np.ndarray:
-    """Per frame, the largest opening its phone allows. A bilabial shorter than a frame
-    still closes the frame nearest to its middle, so every p/b/m is seen."""
-    caps = np.ones(n_frames, np.float32)
-    if not alignment.phones:
-        return caps
+def _phone_of_frame(alignment: PhoneAlignment, fps: int, first_frame: int, n_frames: int
+                    ) -> np.ndarray:
+    """Index of the phone each frame's start time lies in; -1 where there is none."""
+    out = np.full(n_frames, -1, np.int64)
+    if not alignment.phones or n_frames <= 0:
+        return out
     times = (first_frame + np.arange(n_frames)) / fps
     starts = np.array([p.start_s for p in alignment.phones])
     ends = np.array([p.end_s for p in alignment.phones])
     idx = np.searchsorted(starts, times, side="right") - 1
-    for i, k in enumerate(idx):
-        if 0 <= k < len(alignment.phones) and times[i] < ends[k]:
-            caps[i] = CAP[viseme_class(alignment.phones[k].phone)]
-    for p in alignment.phones:
-        if viseme_class(p.phone) == "closed":
-            f = int(round((p.start_s + p.end_s) / 2 * fps)) - first_frame
-            if 0 <= f < n_frames:
-                caps[f] = 0.0
+    ok = (idx >= 0) & (times < ends[np.clip(idx, 0, None)])
+    out[ok] = idx[ok]
+    return out
+
+
+def _middle_frames(phones: list[Phone], fps: int, first_frame: int, n_frames: int
+                   ) -> np.ndarray:
+    """The frame nearest the middle of each phone (those within the range)."""
+    f = np.array([int(round((p.start_s + p.end_s) / 2 * fps)) - first_frame for p in phones],
+                 np.int64)
+    return f[(f >= 0) & (f < n_frames)]
+
+
+def _of_class(phones: list[Phone], cls: str) -> list[Phone]:
+    return [p for p in phones if viseme_class(p.phone) == cls]
+
+
+def viseme_frames(alignment: PhoneAlignment, fps: int, first_frame: int, n_frames: int
+                  ) -> np.ndarray:
+    """Per frame, the viseme class of its phone ("" where no phone is known). A bilabial
+    shorter than a frame still claims the frame nearest its middle, so every p/b/m is seen."""
+    classes = np.array([viseme_class(p.phone) for p in alignment.phones] + [""])
+    out = classes[_phone_of_frame(alignment, fps, first_frame, n_frames)]
+    out[_middle_frames(_of_class(alignment.phones, "closed"), fps, first_frame, n_frames)] = \
+        "closed"
+    return out
+
+
+def viseme_caps(alignment: PhoneAlignment, fps: int, first_frame: int, n_frames: int
+                ) -> np.ndarray:
+    """Per frame, the largest opening its phone allows."""
+    classes = viseme_frames(alignment, fps, first_frame, n_frames)
+    caps = np.ones(n_frames, np.float32)
+    for cls, cap in CAP.items():
+        caps[classes == cls] = cap
     return caps
+
+
+# Lips round ahead of a rounded vowel and relax after it (coarticulation): each rounded frame
+# spreads as exp(-(k / ROUND_EASE_FRAMES)^2) over its neighbours k frames away, so the shape
+# eases in and out over about three frames at 25 fps instead of popping.
+ROUND_EASE_FRAMES = 1.6
+_EASE_REACH = 4  # frames beyond which the spread is negligible (< 0.002)
+
+
+def viseme_rounding(alignment: PhoneAlignment, fps: int, first_frame: int, n_frames: int
+                    ) -> np.ndarray:
+    """Per frame, how rounded the lips are in [0, 1]: 1 on o/u/w (and on the frame nearest
+    the middle of a rounded phone too short to hold a frame), eased over the neighbours.
+    Frames outside the range are looked at too, so segments join without a jump."""
+    pad = _EASE_REACH
+    n = n_frames + 2 * pad
+    cls = viseme_frames(alignment, fps, first_frame - pad, n)
+    target = (cls == "rounded").astype(np.float32)
+    held = set(_phone_of_frame(alignment, fps, first_frame - pad, n).tolist())
+    unseen = [p for k, p in enumerate(alignment.phones) if k not in held]
+    target[_middle_frames(_of_class(unseen, "rounded"), fps, first_frame - pad, n)] = 1.0
+    out = target.copy()
+    for k in range(1, pad + 1):
+        w = np.float32(np.exp(-(k / ROUND_EASE_FRAMES) ** 2))
+        out[k:] = np.maximum(out[k:], w * target[:-k])
+        out[:-k] = np.maximum(out[:-k], w * target[k:])
+    return np.ascontiguousarray(out[pad:pad + n_frames], dtype=np.float32)
 
 
 def apply_visemes(mouth_open: np.ndarray, caps: np.ndarray) -> np.ndarray:

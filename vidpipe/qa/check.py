@@ -1,8 +1,9 @@
 """Hold a `ProjectQA` to `QABounds`.
 
 Per-segment scores that mean "this segment looks wrong" (lip-sync, identity, background,
-join, frame count) are blocking: re-rendering that segment is the fix. Whole-video trends
-and flicker are reported as non-blocking warnings unless the lead decides otherwise;
+join, frame count) are blocking: re-rendering that segment is the fix. Whole-video trends,
+flicker and viseme shapes (few frames per segment) are reported as non-blocking warnings
+unless the lead decides otherwise;
 an unmeasured score (None) is never a failure.
 """
 
@@ -89,6 +90,18 @@ def check(qa: ProjectQA, bounds: QABounds | None = None) -> list[Failure]:
         out.append(_fail("identity_trend", None, qa.identity_trend, b.identity_trend_max, False,
                          f"face drifts away from the photo by {qa.identity_trend:.3f} per "
                          f"segment (allowed {b.identity_trend_max})"))
+    if b.rounding_ratio_max is not None and qa.rounding_ratio is not None \
+            and min(qa.rounded_frames, qa.open_frames) >= b.min_viseme_frames \
+            and qa.rounding_ratio > b.rounding_ratio_max:
+        out.append(_fail("rounding_ratio", None, qa.rounding_ratio, b.rounding_ratio_max, False,
+                         f"lips on o/u/w are {qa.rounding_ratio:.2f}x as wide as on open vowels "
+                         f"(need <= {b.rounding_ratio_max}: rounding is not seen)"))
+    if b.bilabial_closed_min is not None and qa.bilabial_closed is not None \
+            and qa.bilabial_frames >= b.min_viseme_frames \
+            and qa.bilabial_closed < b.bilabial_closed_min:
+        out.append(_fail("bilabial_closed", None, qa.bilabial_closed, b.bilabial_closed_min,
+                         False, f"mouth closed in {qa.bilabial_closed:.0%} of p/b/m frames "
+                                f"(need >= {b.bilabial_closed_min:.0%})"))
     if b.duration_error_frames_max is not None and qa.duration_error_frames is not None \
             and abs(qa.duration_error_frames) > b.duration_error_frames_max:
         out.append(_fail("duration_error_frames", None, qa.duration_error_frames,

@@ -40,6 +40,8 @@ class SegmentInput:
     n_frames:    frames its clip holds; planned_frames: frames timing assigned to it.
     features:    the speech features it was rendered from (features[i] <-> first_frame + i).
     layers_path: the CompositeLayers .npz it was animated from (None: no scene metrics).
+    visemes:     the viseme class of each frame's phone (`media.phonemes.viseme_frames`;
+                 None: no viseme scores).
     """
 
     key: str
@@ -48,6 +50,7 @@ class SegmentInput:
     planned_frames: int
     features: FrameFeatures
     layers_path: Path | None = None
+    visemes: np.ndarray | None = None
 
 
 ImageLike = str | Path | np.ndarray
@@ -118,11 +121,12 @@ class _Plan:
     voiced: np.ndarray
     planned_open: np.ndarray
     seg_of: np.ndarray  # segment index of each frame, -1 outside every segment
+    visemes: np.ndarray  # viseme class of each frame's phone, "" where unknown
 
     @classmethod
     def build(cls, segs: Sequence[SegmentInput], n: int) -> "_Plan":
         plan = cls(*(np.full(n, np.nan, np.float32) for _ in range(3)),
-                   seg_of=np.full(n, -1, np.int32))
+                   seg_of=np.full(n, -1, np.int32), visemes=np.full(n, "", dtype="<U9"))
         for k, s in enumerate(segs):
             a, b = max(0, s.first_frame), min(n, s.first_frame + s.n_frames)
             plan.seg_of[a:b] = k
@@ -131,6 +135,9 @@ class _Plan:
             plan.energy[a:a + m] = s.features.energy[off:off + m]
             plan.voiced[a:a + m] = s.features.voiced[off:off + m]
             plan.planned_open[a:a + m] = s.features.mouth_open[off:off + m]
+            if s.visemes is not None:
+                mv = max(0, min(b - a, len(s.visemes) - off))
+                plan.visemes[a:a + mv] = s.visemes[off:off + mv]
         return plan
 
 
@@ -217,6 +224,7 @@ class _Pass:
         self.middles = {s.first_frame + s.n_frames // 2: k for k, s in enumerate(segs)
                         if s.n_frames > 0 and 0 <= s.first_frame + s.n_frames // 2 < n}
         self.opening = np.full(n, np.nan, np.float32)
+        self.width = np.full(n, np.nan, np.float32)
         self.change = np.full(n, np.nan, np.float32)  # mean |luma diff| where things move
         self.bg_luma = np.full(n, np.nan, np.float32)
         self.bg_change = np.full(n, np.nan, np.float32)
@@ -246,6 +254,7 @@ class _Pass:
         pts = meter.points(frame, ref.person_box if ref is not None else None)
         if pts is not None:
             self.opening[i] = mouth_qa.mouth_opening(pts)
+            self.width[i] = mouth_qa.mouth_width(pts)
         t = self.tm.add("mouth", t)
         self._temporal(i, k, frame, ref)
         t = self.tm.add("temporal", t)
@@ -295,10 +304,12 @@ def _finite(x: np.ndarray) -> np.ndarray:
 
 
 class _Sync:
-    """Lip-sync scores over any subset of frames."""
+    """Lip-sync and viseme scores over any subset of frames."""
 
-    def __init__(self, plan: _Plan, opening: np.ndarray, reference_opening: float | None):
-        self.opening, self.energy = opening, plan.energy
+    def __init__(self, plan: _Plan, opening: np.ndarray, width: np.ndarray,
+                 reference_opening: float | None):
+        self.opening, self.energy, self.width = opening, plan.energy, width
+        self.visemes = plan.visemes
         valid = np.isfinite(opening) & np.isfinite(plan.voiced)
         voiced = np.nan_to_num(plan.voiced, nan=0.5)
         self.speech = valid & (voiced > mouth_qa.SPEECH_VOICED)
@@ -314,8 +325,11 @@ class _Sync:
         closed = None
         if self.threshold is not None and silent.any():
             closed = float(np.mean(self.opening[silent] <= self.threshold))
+        shapes = mouth_qa.viseme_scores(self.width[where], self.opening[where],
+                                        self.visemes[where], self.threshold)
         return dict(lipsync_corr=_r(r0, 3), silent_closed=_r(closed, 3),
-                    av_offset=lag if rbest is not None and rbest >= MIN_SYNC_R else None)
+                    av_offset=lag if rbest is not None and rbest >= MIN_SYNC_R else None,
+                    **{k: v if isinstance(v, int) else _r(v, 3) for k, v in shapes.items()})
 
 
 def _segment_qa(k: int, segs: Sequence[SegmentInput], m: _Pass, sync: _Sync) -> SegmentQA:
@@ -380,7 +394,7 @@ def measure_project(video_path: str | Path, segments: Sequence[SegmentInput], *,
                     video_path, n)
 
     t = time.perf_counter()
-    sync = _Sync(plan, m.opening, refs.opening)
+    sync = _Sync(plan, m.opening, m.width, refs.opening)
     seg_qa = [_segment_qa(k, segs, m, sync) for k in range(len(segs))]
     all_ident = [v for vals in m.identity for v in vals]
     luma_std, fdiff = scene_qa.flicker(_finite(m.bg_luma), _finite(m.bg_change))

@@ -25,6 +25,14 @@ class SegmentQA(BaseModel):
     lipsync_corr: float | None = None  # Pearson r over speech frames, at lag 0
     silent_closed: float | None = None  # share of silent frames with the mouth closed
     av_offset: int | None = None  # frames the mouth lags the sound (+) or leads it (-)
+    # visemes (mouth shape vs the phones; None without phones or with too few such frames)
+    rounded_frames: int = 0  # frames whose phone is rounded (o/u/w) and whose mouth was measured
+    open_frames: int = 0  # ... an open vowel (a)
+    bilabial_frames: int = 0  # ... p/b/m
+    rounded_width: float | None = None  # median mouth width / eye distance on rounded frames
+    open_width: float | None = None  # the same on open-vowel frames
+    rounding_ratio: float | None = None  # rounded_width / open_width: < 1 = rounding is seen
+    bilabial_closed: float | None = None  # share of p/b/m frames with the mouth closed
     # identity (dlib descriptor distance to the person photo, sampled frames)
     identity_mean: float | None = None
     identity_max: float | None = None
@@ -59,6 +67,13 @@ class ProjectQA(BaseModel):
     silent_closed: float | None = None
     av_offset: int | None = None
     closed_threshold: float | None = None  # mouth opening (gap / width) counted as closed
+    rounded_frames: int = 0
+    open_frames: int = 0
+    bilabial_frames: int = 0
+    rounded_width: float | None = None
+    open_width: float | None = None
+    rounding_ratio: float | None = None
+    bilabial_closed: float | None = None
     identity_mean: float | None = None
     identity_max: float | None = None
     identity_trend: float | None = None  # least-squares slope of segment means, per segment
@@ -95,6 +110,12 @@ class QABounds(BaseModel):
     garment_delta_e_frames_max: float | None = None  # frames are relit on purpose: off by default
     background_psnr_min: float | None = 32.0
     join_ratio_max: float | None = 1.5
+    # Visemes, over the whole video, as warnings: rounded (o/u/w) frames measurably narrower
+    # than open-vowel frames, p/b/m frames closed. Measured: the demo 0.75 and RD_Radio31
+    # 0.72 (100 % closed); the same renders without rounding 1.01 and 1.00.
+    rounding_ratio_max: float | None = 0.95
+    bilabial_closed_min: float | None = 0.8
+    min_viseme_frames: int = 5  # fewer frames of either class: not checked
     flicker_luma_std_max: float | None = 1.0
     flicker_diff_max: float | None = 2.0
     segment_frame_error_max: int | None = 0

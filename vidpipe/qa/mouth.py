@@ -249,3 +249,46 @@ def closed_threshold(opening: np.ndarray, silent: np.ndarray, planned_closed: np
     if reference is not None:
         base = reference if base is None else min(base, reference + margin)
     return None if base is None else base + margin
+
+
+# --------------------------------------------------------------------------------------------
+# Visemes: does the mouth take the shape of the phone, not only open with the loudness?
+
+MIN_VISEME_FRAMES = 3  # fewer frames of a class: its score is None
+
+
+def mouth_width(points: np.ndarray) -> float:
+    """Corner-to-corner mouth width / outer eye-corner distance (any pixel scale). Rounded
+    lips (o/u/w) are narrower than open ones (a); the eyes do not move with the mouth."""
+    eyes = float(np.linalg.norm(points[lm.RIGHT_EYE_OUTER] - points[lm.LEFT_EYE_OUTER]))
+    if eyes < 1e-6:
+        return float("nan")
+    return float(np.linalg.norm(points[lm.MOUTH_RIGHT] - points[lm.MOUTH_LEFT])) / eyes
+
+
+def viseme_scores(width: np.ndarray, opening: np.ndarray, classes: np.ndarray,
+                  threshold: float | None) -> dict:
+    """Mouth shape per viseme class over frames where the mouth was measured.
+
+    rounded_width / open_width: median `mouth_width` on frames whose phone is rounded
+    (o/u/w) / an open vowel; rounding_ratio: their quotient (< 1: rounded lips are drawn
+    narrower); bilabial_closed: share of p/b/m frames whose opening is at most `threshold`
+    (the closed threshold of the lip-sync scores). None where a class has too few frames.
+    """
+    def frames(cls: str, values: np.ndarray) -> np.ndarray:
+        return values[(classes == cls) & np.isfinite(values)]
+
+    def median(cls: str) -> float | None:
+        v = frames(cls, width)
+        return float(np.median(v)) if v.size >= MIN_VISEME_FRAMES else None
+
+    rounded, open_ = median("rounded"), median("open")
+    closed = frames("closed", opening)
+    return dict(
+        rounded_frames=int(frames("rounded", width).size),
+        open_frames=int(frames("open", width).size),
+        bilabial_frames=int(closed.size),
+        rounded_width=rounded, open_width=open_,
+        rounding_ratio=rounded / open_ if rounded is not None and open_ else None,
+        bilabial_closed=(float(np.mean(closed <= threshold))
+                         if threshold is not None and closed.size >= MIN_VISEME_FRAMES else None))

@@ -24,6 +24,7 @@ CHECKS: dict[str, tuple[str, ...]] = {
     "flicker": ("flicker_luma_std", "flicker_diff"),
     "joins": ("join_ratio",),
     "duration": ("frame_error", "duration_error_frames"),
+    "visemes": ("rounding_ratio", "bilabial_closed"),
 }
 
 
@@ -40,13 +41,19 @@ def qa_dir(project: Project) -> Path:
 
 
 def segment_inputs(project: Project):
+    from vidpipe.media.phonemes import viseme_frames
     from vidpipe.qa.measure import SegmentInput
     from vidpipe.render import steps
 
-    return [SegmentInput(key=p.segment, first_frame=p.first_frame, n_frames=p.n_frames,
-                         planned_frames=p.n_frames, features=steps.segment_features(project, p),
-                         layers_path=p["composite"].path)
-            for p in steps.plans(project)]
+    phones = steps.load_phones(project)
+    out = []
+    for p in steps.plans(project):
+        f = steps.segment_features(project, p)
+        out.append(SegmentInput(key=p.segment, first_frame=p.first_frame, n_frames=p.n_frames,
+                                planned_frames=p.n_frames, features=f,
+                                layers_path=p["composite"].path,
+                                visemes=viseme_frames(phones, f.fps, f.first_frame, f.n_frames)))
+    return out
 
 
 def measure(project: Project, *, sheet: bool = True) -> QAOutcome:
@@ -103,18 +110,23 @@ def check_results(failures: list[Failure]) -> dict[str, tuple[bool, bool, list[s
 
 
 def qa_table(qa: ProjectQA, failures: list[Failure]) -> str:
-    """The table `vidpipe qa` prints: one row per segment, then the whole video."""
+    """The table `vidpipe qa` prints: one row per segment, then the whole video.
+
+    "round" is rounding_ratio (mouth width on o/u/w frames / on open-vowel frames; < 1 means
+    rounding is seen), "p/b/m" the share of bilabial frames with the mouth closed."""
     def f(v, spec):
         return "-" if v is None else format(v, spec)
 
     bad = {(x.segment, x.metric) for x in failures}
     head = (f"{'segment':8} {'frames':>7} {'lip r':>6} {'closed':>7} {'offset':>6} "
+            f"{'round':>5} {'p/b/m':>6} "
             f"{'ident':>6} {'garmΔE':>7} {'bgPSNR':>7} {'join':>5}  failed")
     rows = [head, "-" * len(head)]
     for s in qa.segments:
         failed = sorted(m for seg, m in bad if seg == s.key)
         rows.append(f"{s.key:8} {s.frames:>4}/{s.planned_frames:<3}{f(s.lipsync_corr, '6.2f'):>6} "
                     f"{f(s.silent_closed, '7.0%'):>7} {f(s.av_offset, '+6d'):>6} "
+                    f"{f(s.rounding_ratio, '5.2f'):>5} {f(s.bilabial_closed, '6.0%'):>6} "
                     f"{f(s.identity_mean, '6.2f'):>6} {f(s.garment_delta_e, '7.1f'):>7} "
                     f"{f(s.background_psnr, '7.1f'):>7} {f(s.join_ratio, '5.2f'):>5}  "
                     f"{', '.join(failed) or 'ok'}")
@@ -122,6 +134,7 @@ def qa_table(qa: ProjectQA, failures: list[Failure]) -> str:
     video_failed = sorted(m for seg, m in bad if seg is None)
     rows.append(f"{'video':8} {qa.n_frames:>7} {f(qa.lipsync_corr, '6.2f'):>6} "
                 f"{f(qa.silent_closed, '7.0%'):>7} {f(qa.av_offset, '+6d'):>6} "
+                f"{f(qa.rounding_ratio, '5.2f'):>5} {f(qa.bilabial_closed, '6.0%'):>6} "
                 f"{f(qa.identity_mean, '6.2f'):>6} {f(qa.garment_delta_e_tryon, '7.1f'):>7} "
                 f"{f(qa.background_psnr, '7.1f'):>7} {f(qa.join_ratio_max, '5.2f'):>5}  "
                 f"{', '.join(video_failed) or 'ok'}")
@@ -129,4 +142,7 @@ def qa_table(qa: ProjectQA, failures: list[Failure]) -> str:
                 f"{f(qa.audio_duration_s, '.3f')} s ({f(qa.duration_error_frames, '+.2f')} "
                 f"frames); identity trend {f(qa.identity_trend, '+.3f')}/segment; flicker "
                 f"luma std {f(qa.flicker_luma_std, '.2f')}; measured in {qa.measure_s:.1f} s")
+    rows.append(f"visemes: mouth width / eye distance {f(qa.rounded_width, '.3f')} on "
+                f"{qa.rounded_frames} o/u/w frames, {f(qa.open_width, '.3f')} on "
+                f"{qa.open_frames} open-vowel frames; {qa.bilabial_frames} p/b/m frames")
     return "\n".join(rows)

@@ -15,7 +15,7 @@ import numpy as np
 from vidpipe.cache import StageResult, produce
 from vidpipe.errors import StageError
 from vidpipe.media.features import FrameFeatures
-from vidpipe.media.phonemes import apply_visemes, viseme_caps
+from vidpipe.media.phonemes import apply_visemes, viseme_caps, viseme_rounding
 from vidpipe.plan import SegmentPlan, audio_key, final_key, scene_key, segment_plan
 from vidpipe.project import Project
 from vidpipe.render.base import RenderBackend, StageFacts
@@ -69,7 +69,7 @@ def analyze_audio_step(project: Project) -> StageResult:
 
         transcript = (project.path(spec.inputs.transcript).read_text(encoding="utf-8")
                       if spec.inputs.transcript else None)
-        phones = align_phones(samples, transcript)
+        phones = align_phones(samples, transcript, language=spec.language)
         _fresh(phones_path(project)).write_text(phones.model_dump_json(indent=1))
         tmp.write_text(result.model_dump_json(indent=2))
         fell_back = phones.note or None
@@ -187,8 +187,10 @@ def segment_features(project: Project, plan: SegmentPlan) -> FrameFeatures:
     samples = _analysis_samples(str(wav), wav.stat().st_mtime)
     feats = frame_features(samples, ANALYSIS_RATE, project.spec.output.fps, plan.start_sample,
                            plan.end_sample, loudness_ref=analysis.loudness_ref)
+    phones = load_phones(project)
     feats.mouth_open = apply_visemes(feats.mouth_open, viseme_caps(
-        load_phones(project), feats.fps, feats.first_frame, feats.n_frames))
+        phones, feats.fps, feats.first_frame, feats.n_frames))
+    feats.rounding = viseme_rounding(phones, feats.fps, feats.first_frame, feats.n_frames)
     if feats.n_frames != plan.n_frames:
         raise StageError(f"{plan.segment}: features have {feats.n_frames} frames, "
                          f"the plan {plan.n_frames}")

@@ -67,7 +67,7 @@ def scaled_features(features: FrameFeatures, gesture_intensity: float) -> FrameF
     gain = float(np.clip(gesture_intensity / 0.5, 0.0, 2.0))
     return FrameFeatures(fps=features.fps, first_frame=features.first_frame,
                          energy=features.energy, voiced=features.voiced,
-                         mouth_open=features.mouth_open,
+                         mouth_open=features.mouth_open, rounding=features.rounding,
                          emphasis=np.clip(features.emphasis * gain, 0.0, 1.0).astype(np.float32))
 
 

@@ -63,3 +63,15 @@ def test_bounds_are_configurable_and_serialisable():
     bounds = QABounds.model_validate_json(QABounds(join_ratio_max=2.0).model_dump_json())
     assert bounds.join_ratio_max == 2.0 and bounds.schema_version == 1
     assert ProjectQA.model_validate_json(qa.model_dump_json()) == qa
+
+
+def test_visemes_are_video_wide_warnings_with_enough_frames():
+    shapes = dict(rounded_frames=8, open_frames=12, bilabial_frames=6)
+    assert check(_project(_seg(), rounding_ratio=0.8, bilabial_closed=1.0, **shapes)) == []
+    failures = check(_project(_seg(), rounding_ratio=1.01, bilabial_closed=0.5, **shapes))
+    assert {f.metric for f in failures} == {"rounding_ratio", "bilabial_closed"}
+    assert all(f.segment is None and not f.blocking for f in failures)
+    assert "o/u/w" in failures[0].message
+    few = dict(rounded_frames=3, open_frames=12, bilabial_frames=2)
+    assert check(_project(_seg(), rounding_ratio=1.01, bilabial_closed=0.5, **few)) == []
+    assert check(_project(_seg(), rounding_ratio=None, **shapes)) == []

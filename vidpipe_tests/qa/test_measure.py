@@ -131,3 +131,55 @@ def test_contact_sheet_shows_each_segment_and_its_failures(scene_videos, scene_q
     tile = img[60:60 + 180, 320 + 4:640 + 4]
     assert np.count_nonzero((tile[..., 1] > 140) & (tile[..., 2] < 90)) > 500
     assert _red_text(contact_sheet(good, segs_good, qa_good, QABounds())) == 0
+
+
+@pytest.fixture(scope="module")
+def viseme_renders(tmp_path_factory):
+    """A head clip lip-synced from phones (silence, then "ah oo m" three times), rendered
+    once with the lips rounded on "oo" and once with rounding switched off."""
+    from vidpipe.media.phonemes import (Phone, PhoneAlignment, viseme_caps, viseme_frames,
+                                        viseme_rounding)
+    from vidpipe.render.embedded.lipsync import apply_lipsync
+    from vidpipe_tests.render.embedded.video_fixtures import face_frame
+
+    phones, t = [Phone(phone="SIL", word="<sil>", start_s=0.0, end_s=0.4)], 0.4
+    for _ in range(3):
+        for ph, dur in (("AA", 0.2), ("UW", 0.2), ("M", 0.08), ("S", 0.08)):
+            phones.append(Phone(phone=ph, word="x", start_s=t, end_s=t + dur))
+            t += dur
+    alignment = PhoneAlignment(source="transcript", phones=phones)
+    n = int(round(t * FPS)) + 4
+    classes = viseme_frames(alignment, FPS, 0, n)
+    voiced = ((classes != "silence") & (classes != "")).astype(np.float32)
+    energy = 0.8 * voiced
+    mouth = np.minimum(voiced, viseme_caps(alignment, FPS, 0, n))
+    d = tmp_path_factory.mktemp("visemes")
+    still = face_frame(192)
+    clip = write_clip(d / "still.mp4", [still] * n)
+    out = {}
+    for name, rounding in (("rounded", viseme_rounding(alignment, FPS, 0, n)),
+                           ("flat", np.zeros(n, np.float32))):
+        f = features(energy, voiced, mouth)
+        f.rounding = rounding
+        apply_lipsync(clip, f, d / f"{name}.mp4")
+        seg = SegmentInput(key="s0000", first_frame=0, n_frames=n, planned_frames=n,
+                           features=f, visemes=classes)
+        out[name] = measure_project(d / f"{name}.mp4", [seg], person_photo=still)
+    return out
+
+
+def test_rounded_lips_are_measured_narrower_than_open_ones(viseme_renders):
+    rounded, flat = viseme_renders["rounded"], viseme_renders["flat"]
+    assert rounded.rounded_frames >= 12 and rounded.open_frames >= 12
+    assert rounded.rounding_ratio < 0.9 and rounded.segments[0].rounding_ratio < 0.9
+    assert 0.97 < flat.rounding_ratio < 1.03
+    assert rounded.bilabial_frames >= 3
+    assert rounded.bilabial_closed == 1.0 and flat.bilabial_closed == 1.0
+    assert "rounding_ratio" not in {f.metric for f in check(rounded)}
+    assert "rounding_ratio" in {f.metric for f in check(flat)}
+
+
+def test_no_phones_no_viseme_scores(lip_clip):
+    path, feat = lip_clip
+    qa = measure_project(path, _split(feat, []), person_photo=face_with_mouth(0))
+    assert qa.rounding_ratio is None and qa.bilabial_closed is None and qa.rounded_frames == 0

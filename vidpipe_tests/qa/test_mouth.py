@@ -78,3 +78,17 @@ def test_face_search_uses_the_person_region_of_a_720p_frame():
     assert box is not None
     x0, y0, side = box
     assert 800 < x0 + side / 2 < 1000 and 400 < y0 + side / 2 < 600
+
+
+def test_viseme_scores_compare_rounded_and_open_frames():
+    classes = np.array(["open"] * 4 + ["rounded"] * 4 + ["closed"] * 4 + ["", "silence"])
+    width = np.array([0.7, 0.68, 0.72, 0.7, 0.5, 0.52, np.nan, 0.5, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7])
+    opening = np.array([0.3] * 8 + [0.1, 0.1, 0.12, 0.3, 0.3, 0.1])
+    s = mouth.viseme_scores(width, opening, classes, threshold=0.15)
+    assert s["rounded_frames"] == 3 and s["open_frames"] == 4 and s["bilabial_frames"] == 4
+    assert s["rounded_width"] == pytest.approx(0.5) and s["open_width"] == pytest.approx(0.7)
+    assert s["rounding_ratio"] == pytest.approx(0.5 / 0.7)
+    assert s["bilabial_closed"] == pytest.approx(0.75)
+    none = mouth.viseme_scores(width, opening, np.full(14, ""), threshold=0.15)
+    assert none["rounding_ratio"] is None and none["bilabial_closed"] is None
+    assert mouth.viseme_scores(width, opening, classes, None)["bilabial_closed"] is None

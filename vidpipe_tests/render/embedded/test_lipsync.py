@@ -98,3 +98,58 @@ def test_reference_face_and_short_features(clip, tmp_path):
                         reference_face=face_frame(256))
     assert res.n_frames == len(MOUTH)
     assert res.n_opened == int((MOUTH[:n] > 0).sum())
+
+
+def _mesh_mouth(frame: np.ndarray) -> tuple[float, float]:
+    """(mouth width / eye distance, inner gap / mouth width) as the face mesh reads them."""
+    from vidpipe.qa.mouth import mouth_opening, mouth_width
+
+    mesh = lm.detect_face_mesh(frame)
+    assert mesh is not None
+    return mouth_width(mesh.points), mouth_opening(mesh.points)
+
+
+def test_rounding_narrows_the_mouth_and_purses_closed_lips(face):
+    frame, pts = face
+    open_w, _ = _mesh_mouth(open_mouth(frame, pts, 0.55))
+    rounded = open_mouth(frame, pts, 0.55, rounding=1.0)
+    round_w, _ = _mesh_mouth(rounded)
+    rest_w, rest_gap = _mesh_mouth(frame)
+    assert round_w < 0.88 * open_w and abs(open_w - rest_w) < 0.03 * rest_w
+    # Still open: an "o", a dark opening in the middle of the lips.
+    c = 0.5 * (pts[lm.LIP_UPPER_INNER] + pts[lm.LIP_LOWER_INNER])
+    box = slice(int(c[1]) - 1, int(c[1]) + 3), slice(int(c[0]) - 3, int(c[0]) + 4)
+    assert rounded[box].mean() < frame[box].mean() - 30
+    # Rounded but closed ("w", the m of "moon"): narrower, and no more open than at rest
+    # (gap in eye distances: the gap / width ratio grows as the width shrinks).
+    pursed = open_mouth(frame, pts, 0.0, rounding=1.0)
+    assert pursed is not frame
+    pursed_w, pursed_gap = _mesh_mouth(pursed)
+    assert pursed_w < 0.9 * rest_w and pursed_gap * pursed_w < rest_gap * rest_w + 0.01
+    # Far from the mouth nothing moves.
+    assert np.array_equal(pursed[:40], frame[:40])
+
+
+def test_rounding_changes_smoothly(face):
+    """Neighbouring rounding amounts give neighbouring images: no popping between frames."""
+    frame, pts = face
+    by, bx = _mouth_box(pts)
+
+    def img(r):
+        return open_mouth(frame, pts, 0.55, rounding=r)[by, bx].astype(np.float32)
+
+    full = float(np.abs(img(1.0) - img(0.0)).mean())
+    steps = [float(np.abs(img(r + 0.1) - img(r)).mean()) for r in np.arange(0, 0.95, 0.1)]
+    assert full > 4.0 and max(steps) < 0.25 * full
+
+
+def test_apply_lipsync_draws_the_rounding(clip, tmp_path):
+    mouth = np.full(len(MOUTH), 0.55, np.float32)
+    rounding = np.zeros(len(MOUTH), np.float32)
+    rounding[5:10] = 1.0
+    feats = _features(mouth)
+    feats.rounding = rounding
+    res = apply_lipsync(clip, feats, tmp_path / "round.mp4")
+    widths = [_mesh_mouth(f)[0] for f in iter_frames(tmp_path / "round.mp4")]
+    assert res.n_opened == len(MOUTH)
+    assert max(widths[5:10]) < 0.9 * min(widths[:5] + widths[10:])
