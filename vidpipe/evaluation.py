@@ -89,6 +89,7 @@ class Combination:
     audio: Path
     transcript: Path | None = None
     demo: bool = False
+    language: str = "en"
 
 
 @dataclass
@@ -116,8 +117,11 @@ def _slug(text: str, n: int) -> str:
     return s[:n].strip("-") or "x"
 
 
-def find_combinations(samples: Path, *, demo: bool = True) -> list[Combination]:
-    """Every person x garment x scene x speech of the samples folder, then the demo."""
+def find_combinations(samples: Path, *, demo: bool = True,
+                      languages: dict[str, str] | None = None) -> list[Combination]:
+    """Every person x garment x scene x speech of the samples folder, then the demo.
+    `languages` maps a speech file's name (or stem) to its language; the rest are English."""
+    languages = languages or {}
     samples = Path(samples)
     people = _files(samples / "people", IMAGE_EXTS)
     garments = _files(samples / "garments", IMAGE_EXTS)
@@ -132,7 +136,9 @@ def find_combinations(samples: Path, *, demo: bool = True) -> list[Combination]:
                     name = (f"c{k:02d}-{_slug(p.stem, 10)}-{_slug(g.stem, 10)}-"
                             f"{_slug(s.stem, 14)}-{_slug(a.stem, 14)}")[:64]
                     txt = a.with_suffix(".txt")
-                    combos.append(Combination(name, p, g, s, a, txt if txt.is_file() else None))
+                    lang = languages.get(a.name, languages.get(a.stem, "en"))
+                    combos.append(Combination(name, p, g, s, a, txt if txt.is_file() else None,
+                                              language=lang))
     if demo:
         from vidpipe.demo.inputs import SPEECH, TRANSCRIPT
 
@@ -182,7 +188,8 @@ def evaluate_one(ws, combo: Combination, instance, output, *, jobs: int = 2,
     try:
         create_project(ws, NewProjectRequest(
             name=combo.name, person=combo.person, garment=combo.garment, scene=combo.scene,
-            audio=combo.audio, transcript=combo.transcript, output=output))
+            audio=combo.audio, transcript=combo.transcript, language=combo.language,
+            output=output))
         stage = "render"
         report = render_project(ws, combo.name, instance, jobs=jobs)
         project = ws.project(combo.name)
@@ -424,6 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="evaluate only the first N combinations")
     p.add_argument("--no-demo", action="store_true", help="leave out the built-in demo")
     p.add_argument("--jobs", type=int, default=2, help="segments rendered at once (default 2)")
+    p.add_argument("--language", action="append", default=[], metavar="SPEECH=CODE",
+                   help="language of one speech file, e.g. chinese_poem1.wav=zh (default en)")
     return p
 
 
@@ -437,7 +446,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: output settings: {str(exc).splitlines()[-1].strip()}", file=sys.stderr)
         return 2
-    combos = find_combinations(samples, demo=not args.no_demo)
+    languages = {}
+    for item in args.language:
+        name, sep, code = item.partition("=")
+        if not sep or not name or not code:
+            print(f"error: --language {item!r}: expected SPEECH=CODE", file=sys.stderr)
+            return 2
+        languages[name] = code
+    combos = find_combinations(samples, demo=not args.no_demo, languages=languages)
     if args.limit is not None:
         combos = combos[:max(0, args.limit)]
     if not combos:
