@@ -180,20 +180,40 @@ def _analysis_samples(path: str, mtime: float) -> np.ndarray:
 
 
 def segment_features(project: Project, plan: SegmentPlan) -> FrameFeatures:
-    from vidpipe.media.audio import frame_features
-
-    analysis = load_analysis(project)
-    wav = analysis_audio_path(project)
-    samples = _analysis_samples(str(wav), wav.stat().st_mtime)
-    feats = frame_features(samples, ANALYSIS_RATE, project.spec.output.fps, plan.start_sample,
-                           plan.end_sample, loudness_ref=analysis.loudness_ref)
-    phones = load_phones(project)
-    feats.mouth_open = apply_visemes(feats.mouth_open, viseme_caps(
-        phones, feats.fps, feats.first_frame, feats.n_frames))
-    feats.rounding = viseme_rounding(phones, feats.fps, feats.first_frame, feats.n_frames)
+    """The segment's per-frame features. Motion, lip-sync and the take's QA all need them;
+    they are computed once per process (the voice activity pass is most of the cost) and
+    each caller gets its own copy of the arrays."""
+    wav, phones = analysis_audio_path(project), phones_path(project)
+    feats = _segment_features(
+        str(wav), wav.stat().st_mtime_ns, str(phones),
+        phones.stat().st_mtime_ns if phones.is_file() else 0, str(analysis_path(project)),
+        analysis_path(project).stat().st_mtime_ns, project.spec.output.fps, plan.start_sample,
+        plan.end_sample)
     if feats.n_frames != plan.n_frames:
         raise StageError(f"{plan.segment}: features have {feats.n_frames} frames, "
                          f"the plan {plan.n_frames}")
+    return FrameFeatures(fps=feats.fps, first_frame=feats.first_frame,
+                         energy=feats.energy.copy(), voiced=feats.voiced.copy(),
+                         mouth_open=feats.mouth_open.copy(), emphasis=feats.emphasis.copy(),
+                         rounding=feats.rounding.copy())
+
+
+@lru_cache(maxsize=8)
+def _segment_features(wav: str, wav_mtime: int, phones_file: str, phones_mtime: int,
+                      analysis_file: str, analysis_mtime: int, fps: int, start_sample: int,
+                      end_sample: int) -> FrameFeatures:
+    from vidpipe.media.audio import AudioAnalysis, frame_features
+    from vidpipe.media.phonemes import PhoneAlignment
+
+    analysis = AudioAnalysis.model_validate_json(Path(analysis_file).read_text())
+    samples = _analysis_samples(wav, wav_mtime)
+    feats = frame_features(samples, ANALYSIS_RATE, fps, start_sample, end_sample,
+                           loudness_ref=analysis.loudness_ref)
+    phones = (_phones(phones_file, phones_mtime) if phones_mtime
+              else PhoneAlignment(source="none", note="no phone alignment"))
+    feats.mouth_open = apply_visemes(feats.mouth_open, viseme_caps(
+        phones, feats.fps, feats.first_frame, feats.n_frames))
+    feats.rounding = viseme_rounding(phones, feats.fps, feats.first_frame, feats.n_frames)
     return feats
 
 
