@@ -243,7 +243,7 @@ def render_project(ws: Workspace, name: str, instance: dg.DagsterInstance, *,
     report = RenderReport(project=name, video=None)
     workers = (SegmentWorkers(ws, instance, backends, progress, tags, jobs, gemini, gpu_pool,
                               stills_for=name if project.spec.backend == "embedded" else None)
-               if jobs > 1 and _may_render_segments(project) else None)
+               if jobs > 1 and _worth_workers(project) else None)
     try:
         _render_all(ws, project, defs, instance, tags, report, workers, on_plan)
     finally:
@@ -260,16 +260,17 @@ def stage_pool(project) -> str | None:
     return GPU_POOL if project.spec.backend == "comfyui" else None
 
 
-def _may_render_segments(project) -> bool:
-    """False only when the analysis is current and every segment up to date: then no
-    workers are started for a render that has nothing to draw."""
+def _worth_workers(project) -> bool:
+    """Workers pay off when two or more segments will render. That is known before the
+    analysis only when the analysis is current (a re-render): then nothing stale, or one
+    stale segment, renders here without them."""
     from vidpipe.cache import is_current
     from vidpipe.plan import audio_key
 
     try:
         if not is_current(steps.analysis_path(project), audio_key(project)):
             return True
-        return any(not p.up_to_date() for p in steps.plans(project))
+        return sum(not p.up_to_date() for p in steps.plans(project)) >= 2
     except (StageError, OSError, ValueError):
         return True
 
