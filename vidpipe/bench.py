@@ -54,24 +54,25 @@ def _work_in_runs(instance, run_ids: list[str]) -> float:
     included), else the stage seconds of what was made."""
     from dagster import DagsterEventType
 
+    def value(meta, key, default):
+        return meta[key].value if key in meta else default
+
     total = 0.0
     for run_id in run_ids:
         for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
             meta = entry.asset_materialization.metadata
-            if "work_seconds" in meta:
-                total += float(meta["work_seconds"].value)
-            elif not meta.get("cached") or not meta["cached"].value:
-                total += float(meta["stage_seconds"].value) if "stage_seconds" in meta else 0.0
+            made = value(meta, "stage_seconds", 0.0) if not value(meta, "cached", False) else 0.0
+            total += float(value(meta, "work_seconds", made))
     return total
 
 
-def _run_seconds(instance, since: float) -> tuple[float, list[tuple[float, float]]]:
-    """Summed wall seconds of the runs started after `since`, and their intervals."""
-    spans = []
-    for rec in instance.get_run_records():
-        if rec.start_time and rec.end_time and rec.start_time >= since:
-            spans.append((rec.start_time, rec.end_time))
-    return sum(b - a for a, b in spans), spans
+def _run_spans(instance, run_ids: list[str]) -> list[tuple[float, float]]:
+    """(start, end) of each of the render's runs."""
+    import dagster as dg
+
+    return [(rec.start_time, rec.end_time)
+            for rec in instance.get_run_records(filters=dg.RunsFilter(run_ids=run_ids))
+            if rec.start_time and rec.end_time]
 
 
 def _uncovered(start: float, end: float, spans: list[tuple[float, float]]) -> float:
@@ -128,7 +129,7 @@ def _child(workspace: Path, name: str, invalidate: str | None) -> None:
         start, epoch = time.perf_counter(), time.time()
         report = render_project(ws, name, instance, jobs=default_jobs())
         wall = time.perf_counter() - start
-        run_s, spans = _run_seconds(instance, epoch)
+        spans = _run_spans(instance, report.run_ids)
         run_work_s = _work_in_runs(instance, report.run_ids)
     if not report.ok:
         raise SystemExit(f"render failed: {report.failed}")
@@ -145,7 +146,8 @@ def _child(workspace: Path, name: str, invalidate: str | None) -> None:
                report.worker_peak_rss_mb)
     print(json.dumps({"wall_s": wall, "work_s": work, "audio_s": analysis.duration_s,
                       "segments": len(analysis.segments), "stage_s": per_stage,
-                      "peak_rss_mb": peak, "run_s": run_s, "run_work_s": run_work_s,
+                      "peak_rss_mb": peak, "run_s": sum(b - a for a, b in spans),
+                      "run_work_s": run_work_s,
                       "attempts": attempts,
                       "outside_runs_s": _uncovered(epoch, epoch + wall, spans)}))
 

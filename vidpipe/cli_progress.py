@@ -74,7 +74,7 @@ def print_report(project: Project, report, out=sys.stdout) -> None:
         if e.segment in report.rendered:
             for stage, secs in e.stage_seconds.items():
                 totals[stage] = totals.get(stage, 0.0) + secs
-    ahead = getattr(report, "stills_made_ahead", {}) or {}
+    ahead = report.stills_made_ahead
     for stage, secs in ahead.items():
         totals[stage] = totals.get(stage, 0.0) + secs
     if totals:

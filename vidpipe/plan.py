@@ -80,6 +80,35 @@ class SegmentPlan:
         return all(is_current(p.path, p.key) for p in self.stages.values())
 
 
+STILL_STAGES = ("tryon_image", "person_matte", "depth_map", "composite")
+
+
+def _still_stages(project: Project, scene: str, garment: str) -> dict[str, StagePlan]:
+    """The stills of one look: keyed by the photos, seeds and sizes, not by the audio, so
+    every segment with that (scene, garment) shares them."""
+    spec = project.spec
+    backend = (spec.backend, spec.comfyui) if spec.backend == "comfyui" else spec.backend
+    k: dict[str, str] = {}
+    k["tryon_image"] = _key("tryon_image", spec.inputs.person, garment,
+                            derive_seed(spec.seed, "tryon_image"), backend)
+    k["person_matte"] = _key("person_matte", k["tryon_image"])
+    k["depth_map"] = _key("depth_map", scene, backend)
+    k["composite"] = _key("composite", k["person_matte"], k["depth_map"], scene_key(scene),
+                          spec.output.working_size, derive_seed(spec.seed, "composite"))
+    ext = {"tryon_image": ".png", "person_matte": ".png", "depth_map": ".png",
+           "composite": ".npz"}
+    return {stage: StagePlan(stage, k[stage], project.render_path(stage, k[stage], ext[stage]))
+            for stage in STILL_STAGES}
+
+
+def look_plan(project: Project, scene: str, garment: str) -> SegmentPlan:
+    """A plan holding only the stills of one look (no segment, no frames), for making them
+    before the audio is analysed."""
+    return SegmentPlan(project=project.name, segment="", index=-1, start_sample=0,
+                       end_sample=0, first_frame=0, n_frames=0, scene=scene, garment=garment,
+                       stages=_still_stages(project, scene, garment))
+
+
 def segment_plan(project: Project, analysis, index: int) -> SegmentPlan:
     """`analysis` is the project's AudioAnalysis (vidpipe.media.audio)."""
     spec = project.spec
@@ -89,41 +118,18 @@ def segment_plan(project: Project, analysis, index: int) -> SegmentPlan:
     # change time; the span remembers which change its start stands for.
     change_at = getattr(span, "change_at_s", None)
     scene, garment = spec.look_at(change_at if change_at is not None else span.start_s)
-    tryon_seed = derive_seed(spec.seed, "tryon_image")
-    akey = audio_key(project)
-    work = spec.output.working_size
+    stages = _still_stages(project, scene, garment)
 
     k: dict[str, str] = {}
-    backend = (spec.backend, spec.comfyui) if spec.backend == "comfyui" else spec.backend
-    k["tryon_image"] = _key("tryon_image", spec.inputs.person, garment, tryon_seed, backend)
-    k["person_matte"] = _key("person_matte", k["tryon_image"])
-    k["depth_map"] = _key("depth_map", scene, backend)
-    k["composite"] = _key("composite", k["person_matte"], k["depth_map"], scene_key(scene), work,
-                          derive_seed(spec.seed, "composite"))
-    k["motion_clip"] = _key("motion_clip", k["composite"], akey, span.start_sample,
-                            span.end_sample, spec.output.fps, derive_seed(spec.seed, "motion"))
+    k["motion_clip"] = _key("motion_clip", stages["composite"].key, audio_key(project),
+                            span.start_sample, span.end_sample, spec.output.fps,
+                            derive_seed(spec.seed, "motion"))
     k["lipsync_clip"] = _key("lipsync_clip", k["motion_clip"], spec.inputs.transcript)
     k["upscaled_clip"] = _key("upscaled_clip", k["lipsync_clip"], spec.output.size)
     k["segment_take"] = _key("segment_take", k["upscaled_clip"], spec.qa.model_dump(),
                              spec.max_attempts)
-
-    def path(stage: str, name: str, ext: str) -> Path:
-        return project.render_path(stage, name, ext)
-
-    stages = {
-        "tryon_image": StagePlan("tryon_image", k["tryon_image"],
-                                 path("tryon_image", k["tryon_image"], ".png")),
-        "person_matte": StagePlan("person_matte", k["person_matte"],
-                                  path("person_matte", k["person_matte"], ".png")),
-        "depth_map": StagePlan("depth_map", k["depth_map"], path("depth_map", k["depth_map"], ".png")),
-        "composite": StagePlan("composite", k["composite"], path("composite", k["composite"], ".npz")),
-        "motion_clip": StagePlan("motion_clip", k["motion_clip"], path("motion_clip", seg, ".mp4")),
-        "lipsync_clip": StagePlan("lipsync_clip", k["lipsync_clip"], path("lipsync_clip", seg, ".mp4")),
-        "upscaled_clip": StagePlan("upscaled_clip", k["upscaled_clip"],
-                                   path("upscaled_clip", seg, ".mp4")),
-        "segment_take": StagePlan("segment_take", k["segment_take"],
-                                  path("segment_take", seg, ".mp4")),
-    }
+    for stage, key in k.items():
+        stages[stage] = StagePlan(stage, key, project.render_path(stage, seg, ".mp4"))
     return SegmentPlan(project=project.name, segment=seg, index=index,
                        start_sample=span.start_sample, end_sample=span.end_sample,
                        first_frame=span.first_frame, n_frames=span.n_frames,

@@ -33,7 +33,8 @@ def observe_memory(context: dg.AssetExecutionContext, project: str, state: Memor
 def tracked_stage(context: dg.AssetExecutionContext, project: Project, segment: str, stage: str,
                   progress: Progress) -> Iterator[dict]:
     """Marks the segment rendering/failed/completed around one stage; yields a dict to fill
-    with 'seconds', 'path' and 'cached'."""
+    with 'seconds', 'path' and 'cached', and sets its 'work_s': the wall time of the block
+    (cache reads and waits for a shared still included), which assets record as metadata."""
     store = MemoryStore(project.memory_path)
     if not store.exists():
         raise dg.Failure(f"{project.name}: memory_state has not been materialized yet",
@@ -57,6 +58,7 @@ def tracked_stage(context: dg.AssetExecutionContext, project: Project, segment: 
         progress(StageEvent(project.name, segment, stage, "failed",
                             time.perf_counter() - started, reason))
         raise
+    outcome["work_s"] = time.perf_counter() - started
     done_fields: dict = {}
 
     def apply(state: MemoryState) -> None:

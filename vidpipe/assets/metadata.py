@@ -34,14 +34,6 @@ def _preview_frame(path: Path, video_size: tuple[int, int] | None = None) -> np.
             w, h = video_size
             k = min(1.0, THUMB_SIDE / max(w, h))
             return first_frame(path, (max(2, round(w * k)), max(2, round(h * k))))
-        if suffix == ".mp4":
-            from vidpipe.media.video import iter_frames
-
-            frames = iter_frames(path)
-            try:
-                return next(frames)
-            finally:
-                frames.close()
     except Exception:  # a thumbnail is a courtesy; never fail an asset over it
         return None
     return None
@@ -62,7 +54,7 @@ def stage_metadata(result: StageResult, **extra) -> dict:
         if isinstance(v, (int, float, str, bool)):
             meta[k] = v
     size = None
-    if path.suffix == ".mp4":
+    if path.suffix.lower() == ".mp4":
         from vidpipe.media.video import probe_video
 
         info = probe_video(path)

@@ -1,8 +1,6 @@
 """The segment's take: the orchestrator evaluates the rendered clip and retries it when it
 fails, keeping the best attempt (analyze -> generate -> evaluate -> update)."""
 
-import time
-
 import dagster as dg
 
 from vidpipe.assets.analysis import memory_state
@@ -38,13 +36,11 @@ def segment_take(context: dg.AssetExecutionContext, workspace: WorkspaceResource
     backend = backends.get(project.spec.backend, project.spec.comfyui)
     planner = gemini.planner()
     with tracked_stage(context, project, segment, "segment_take", progress) as outcome:
-        started = time.perf_counter()
         result = take_step(project, plan, backend, planner)
-        work_s = time.perf_counter() - started
         outcome.update(seconds=result.seconds, path=result.path, cached=result.cached)
     if result.info.get("attempts", 1) > 1:
         context.log.warning(f"{segment}: {result.info['attempts']} attempts, kept "
                             f"{result.info.get('best_attempt')}")
     yield dg.MaterializeResult(metadata=stage_metadata(
-        result, project=project_name, segment=segment, work_seconds=round(work_s, 3),
+        result, project=project_name, segment=segment, work_seconds=round(outcome["work_s"], 3),
         **gemini.describe()))

@@ -9,8 +9,6 @@ lineage.
 """
 
 
-import time
-
 import dagster as dg
 
 from vidpipe.assets.analysis import audio_analysis, memory_state, scene_analysis
@@ -96,16 +94,14 @@ def _stage_group(name: str, stages: list[tuple[str, str]], group: str, pool: str
                                if project.spec.backend == "comfyui" else None)
         for stage in selected:
             with tracked_stage(context, project, segment, stage, progress) as outcome:
-                started = time.perf_counter()
                 result = steps.SEGMENT_STEPS[stage](project, plan, backend)
-                work_s = time.perf_counter() - started  # cache reads and lock waits included
                 outcome.update(seconds=result.seconds, path=result.path, cached=result.cached)
             if result.fell_back:
                 context.log.warning(f"{stage} fell back: {result.fell_back}")
             yield dg.MaterializeResult(asset_key=stage, metadata=stage_metadata(
                 result, project=project_name, segment=segment, scene=plan.scene,
                 garment=plan.garment, frames_planned=plan.n_frames,
-                work_seconds=round(work_s, 3)))
+                work_seconds=round(outcome["work_s"], 3)))
 
     return _stages
 

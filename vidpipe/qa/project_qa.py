@@ -10,7 +10,7 @@ from pathlib import Path
 from vidpipe.memory import MemoryState, MemoryStore
 from vidpipe.project import Project
 from vidpipe.qa.check import check
-from vidpipe.qa.models import Failure, ProjectQA, QABounds
+from vidpipe.qa.models import Failure, ProjectQA
 from vidpipe.storage import write_bytes_atomic, write_text_atomic
 
 # Every metric `check` can fail, as the Dagster asset check that reports it.

@@ -76,9 +76,10 @@ def _worker_init(ws_root: str, instance_ref, backends_spec: tuple[type, dict], e
     progress = QueueProgress(events) if events is not None else None
     cls, fields = backends_spec
     gemini = gemini_spec[0](**gemini_spec[1]) if gemini_spec else None
-    _WORKER.update(root=ws_root, defs=build_defs(ws_root, backends=cls(**fields), progress=progress,
-                                   gemini=gemini, gpu_pool=gpu_pool),
-                   instance=dg.DagsterInstance.from_ref(instance_ref), tags=tags)
+    defs = build_defs(ws_root, backends=cls(**fields), progress=progress, gemini=gemini,
+                      gpu_pool=gpu_pool)
+    _WORKER.update(root=ws_root, defs=defs, instance=dg.DagsterInstance.from_ref(instance_ref),
+                   tags=tags)
 
 
 def _worker_render(name: str, segment: str) -> tuple[tuple[str, bool, str, str], float]:
@@ -143,7 +144,8 @@ class SegmentWorkers:
             try:
                 self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
                                                 initializer=_worker_init, initargs=initargs)
-                self._ready = [self.pool.submit(_worker_ready) for _ in range(jobs)]
+                for _ in range(jobs):
+                    self.pool.submit(_worker_ready)
                 if stills_for:
                     self._stills = self.pool.submit(_worker_stills, stills_for)
             except BaseException as exc:  # re-raised by render()

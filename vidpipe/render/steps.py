@@ -183,12 +183,11 @@ def segment_features(project: Project, plan: SegmentPlan) -> FrameFeatures:
     """The segment's per-frame features. Motion, lip-sync and the take's QA all need them;
     they are computed once per process (the voice activity pass is most of the cost) and
     each caller gets its own copy of the arrays."""
+    loudness_ref = load_analysis(project).loudness_ref
     wav, phones = analysis_audio_path(project), phones_path(project)
-    feats = _segment_features(
-        str(wav), wav.stat().st_mtime_ns, str(phones),
-        phones.stat().st_mtime_ns if phones.is_file() else 0, str(analysis_path(project)),
-        analysis_path(project).stat().st_mtime_ns, project.spec.output.fps, plan.start_sample,
-        plan.end_sample)
+    feats = _segment_features(str(wav), wav.stat().st_mtime_ns, str(phones), _mtime_ns(phones),
+                              loudness_ref, project.spec.output.fps, plan.start_sample,
+                              plan.end_sample)
     if feats.n_frames != plan.n_frames:
         raise StageError(f"{plan.segment}: features have {feats.n_frames} frames, "
                          f"the plan {plan.n_frames}")
@@ -200,37 +199,37 @@ def segment_features(project: Project, plan: SegmentPlan) -> FrameFeatures:
 
 @lru_cache(maxsize=8)
 def _segment_features(wav: str, wav_mtime: int, phones_file: str, phones_mtime: int,
-                      analysis_file: str, analysis_mtime: int, fps: int, start_sample: int,
-                      end_sample: int) -> FrameFeatures:
-    from vidpipe.media.audio import AudioAnalysis, frame_features
-    from vidpipe.media.phonemes import PhoneAlignment
+                      loudness_ref: float, fps: int, start_sample: int, end_sample: int
+                      ) -> FrameFeatures:
+    from vidpipe.media.audio import frame_features
 
-    analysis = AudioAnalysis.model_validate_json(Path(analysis_file).read_text())
     samples = _analysis_samples(wav, wav_mtime)
     feats = frame_features(samples, ANALYSIS_RATE, fps, start_sample, end_sample,
-                           loudness_ref=analysis.loudness_ref)
-    phones = (_phones(phones_file, phones_mtime) if phones_mtime
-              else PhoneAlignment(source="none", note="no phone alignment"))
+                           loudness_ref=loudness_ref)
+    phones = _phones(phones_file, phones_mtime)
     feats.mouth_open = apply_visemes(feats.mouth_open, viseme_caps(
         phones, feats.fps, feats.first_frame, feats.n_frames))
     feats.rounding = viseme_rounding(phones, feats.fps, feats.first_frame, feats.n_frames)
     return feats
 
 
+def _mtime_ns(path: Path) -> int:
+    """The file's mtime as a cache key part; 0 when it does not exist."""
+    return path.stat().st_mtime_ns if path.is_file() else 0
+
+
 @lru_cache(maxsize=4)
-def _phones(path: str, mtime: float):
+def _phones(path: str, mtime_ns: int):
     from vidpipe.media.phonemes import PhoneAlignment
 
+    if not mtime_ns:
+        return PhoneAlignment(source="none", note="no phone alignment")
     return PhoneAlignment.model_validate_json(Path(path).read_text())
 
 
 def load_phones(project: Project):
-    from vidpipe.media.phonemes import PhoneAlignment
-
     path = phones_path(project)
-    if not path.is_file():
-        return PhoneAlignment(source="none", note="no phone alignment")
-    return _phones(str(path), path.stat().st_mtime)
+    return _phones(str(path), _mtime_ns(path))
 
 
 def motion_step(project: Project, plan: SegmentPlan, backend: RenderBackend) -> StageResult:

@@ -9,47 +9,18 @@ materialization; this only moves when the pixels are computed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from vidpipe.plan import SegmentPlan, segment_plan
+from vidpipe.plan import STILL_STAGES, SegmentPlan, look_plan
 from vidpipe.project import Project
 from vidpipe.render import steps
 from vidpipe.render.base import RenderBackend
-
-STILL_STAGES = ("tryon_image", "person_matte", "depth_map", "composite")
-
-
-@dataclass(frozen=True)
-class _LookSpan:
-    """Enough of an audio segment for `segment_plan` to name the stills of the look in
-    force at `start_s`; the still keys do not depend on the rest."""
-
-    start_s: float
-    start_sample: int = 0
-    end_sample: int = 0
-    first_frame: int = 0
-    n_frames: int = 0
-    change_at_s: float | None = None
-
-
-@dataclass(frozen=True)
-class _Looks:
-    segments: list[_LookSpan]
 
 
 def look_plans(project: Project) -> list[SegmentPlan]:
     """One plan per distinct (scene, garment) of the timeline, with the same still keys
     and paths the segments of that look get."""
     spec = project.spec
-    times = [0.0] + sorted(spec.change_times)
-    seen, spans = set(), []
-    for t in times:
-        look = spec.look_at(t)
-        if look not in seen:
-            seen.add(look)
-            spans.append(_LookSpan(start_s=t))
-    looks = _Looks(segments=spans)
-    return [segment_plan(project, looks, i) for i in range(len(spans))]
+    looks = dict.fromkeys(spec.look_at(t) for t in [0.0] + sorted(spec.change_times))
+    return [look_plan(project, scene, garment) for scene, garment in looks]
 
 
 def prepare_stills(project: Project, backend: RenderBackend) -> dict[str, float]:

@@ -17,7 +17,7 @@ import numpy as np
 from vidpipe.brain.loop import (LoopConfig, RenderOutcome, attempt_seed, plan_segment,
                                 run_segment)
 from vidpipe.brain.quality import QaBound
-from vidpipe.brain.schemas import GenerationArgs, ReferenceImages, SceneReading
+from vidpipe.brain.schemas import GenerationArgs, ReferenceImages
 from vidpipe.brain.update import (attempt_recorder, record_planning, save_outcome,
                                   stored_scene_reading)
 from vidpipe.cache import StageResult, produce
