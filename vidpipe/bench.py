@@ -90,7 +90,9 @@ def _work_seconds(project) -> tuple[float, dict[str, float]]:
     per_stage: dict[str, float] = {}
     for side in project.folder.rglob("*.key.json"):
         record = json.loads(side.read_text())
-        stage = side.parent.name if side.parent.name != "segments" else "audio_analysis"
+        stage = {"segments": "audio_analysis",  # the per-segment audio files
+                 "references": "segment_take",  # the take's QA readings of the photos
+                 }.get(side.parent.name, side.parent.name)
         if side.parent == project.folder:
             stage = "final_video"
         per_stage[stage] = per_stage.get(stage, 0.0) + float(record.get("seconds", 0.0))

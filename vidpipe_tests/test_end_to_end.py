@@ -78,6 +78,19 @@ def test_stills_made_ahead_are_the_ones_the_segments_use(rendered):
     assert prepare_stills(project, EmbeddedBackend()) == {}  # all in the cache already
 
 
+def test_composite_keeps_the_rig_and_the_photos_are_read_once(rendered):
+    """What the segments would each have redone with the pose model is made with the
+    stills: the motion rig (in the layers file) and the take QA's readings of the photos."""
+    from vidpipe.render.stills import look_plans
+    from vidpipe.render.takes import reference_readings
+
+    _, project, _, _ = rendered
+    for plan in look_plans(project):
+        rig = load_layers(plan["composite"].path).rig
+        assert rig is not None and rig["source"] == "face_mesh"
+        assert reference_readings(project, plan).cached
+
+
 def test_every_segment_completed_in_memory_and_in_dagster(rendered):
     ws, project, report, instance = rendered
     state = MemoryStore(project.memory_path).read()

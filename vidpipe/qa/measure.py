@@ -213,8 +213,8 @@ class _Pass:
 
     def __init__(self, segs: Sequence[SegmentInput], plan: _Plan, refs: References,
                  size: tuple[int, int], fps: float, n: int, sample_every_s: float,
-                 timer: _Timer, frame_hook: Callable[[int, np.ndarray], None] | None = None
-                 ) -> None:
+                 timer: _Timer, frame_hook: Callable[[int, np.ndarray], None] | None = None,
+                 garment_on_frames: bool = True) -> None:
         self.segs, self.plan, self.refs, self.tm = segs, plan, refs, timer
         self.frame_hook = frame_hook
         self.small = scene_qa.small_size(*size)
@@ -222,7 +222,8 @@ class _Pass:
         self.samples = {f for s in segs for f in _sample_frames(s.first_frame, s.n_frames, fps,
                                                                  sample_every_s) if 0 <= f < n}
         self.middles = {s.first_frame + s.n_frames // 2: k for k, s in enumerate(segs)
-                        if s.n_frames > 0 and 0 <= s.first_frame + s.n_frames // 2 < n}
+                        if s.n_frames > 0 and 0 <= s.first_frame + s.n_frames // 2 < n
+                        } if garment_on_frames else {}
         self.opening = np.full(n, np.nan, np.float32)
         self.width = np.full(n, np.nan, np.float32)
         self.change = np.full(n, np.nan, np.float32)  # mean |luma diff| where things move
@@ -365,7 +366,8 @@ def measure_project(video_path: str | Path, segments: Sequence[SegmentInput], *,
                     person_photo: ImageLike, garment_photo: ImageLike | None = None,
                     tryon_image: ImageLike | None = None, audio_duration_s: float | None = None,
                     sample_every_s: float = 1.0, references: References | None = None,
-                    frame_hook: Callable[[int, np.ndarray], None] | None = None) -> ProjectQA:
+                    frame_hook: Callable[[int, np.ndarray], None] | None = None,
+                    garment_on_frames: bool = True) -> ProjectQA:
     """Measure the final video against the inputs it was made from.
 
     `audio_duration_s` defaults to the duration of the video file's own audio stream.
@@ -373,7 +375,9 @@ def measure_project(video_path: str | Path, segments: Sequence[SegmentInput], *,
     the garment colour on the middle frame of each segment. Photos are paths or RGB arrays;
     `references`, when given, are readings of them made earlier (`read_references`).
     `frame_hook(index, frame)` sees every decoded frame, so a caller that wants some frames
-    does not decode the video a second time.
+    does not decode the video a second time. `garment_on_frames=False` leaves the garment
+    colour of the frames unmeasured (it needs the pose model), for a caller that judges
+    the garment on the try-on image only.
     """
     t0 = time.perf_counter()
     tm = _Timer()
@@ -387,7 +391,7 @@ def measure_project(video_path: str | Path, segments: Sequence[SegmentInput], *,
     tm.add("references", t)
 
     m = _Pass(segs, plan, refs, (info.width, info.height), fps, n, sample_every_s, tm,
-              frame_hook)
+              frame_hook, garment_on_frames)
     m.run(video_path)
     if m.seen != n:
         log.warning("measure_project: decoded %d frames of %s, probe said %d", m.seen,

@@ -208,10 +208,10 @@ def _worker_stills(name: str) -> dict[str, float]:
 
 
 def _worker_ready() -> None:
-    """Load the models every segment uses, while the parent analyses the audio."""
-    from vidpipe.render.embedded.landmarks import _face_detection, _pose
+    """Load the model every segment's QA uses, while the parent analyses the audio. The
+    pose model is not among them: the rig and the photos' readings are made with the stills."""
+    from vidpipe.render.embedded.landmarks import _face_detection
 
-    _pose()
     _face_detection()
 
 

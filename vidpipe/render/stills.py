@@ -24,9 +24,12 @@ def look_plans(project: Project) -> list[SegmentPlan]:
 
 
 def prepare_stills(project: Project, backend: RenderBackend) -> dict[str, float]:
-    """Make every still the project's segments will use; returns the seconds spent per
-    stage on the ones made here (empty when all were already in the cache). The segment
-    runs then find them cached, so these seconds are reported from here, once."""
+    """Make every still the project's segments will use, and the QA readings of the photos
+    that every take is measured against; returns the seconds spent per stage on what was
+    made here (empty when all was already in the cache). The segment runs then find them
+    cached, so these seconds are reported from here, once."""
+    from vidpipe.render.takes import reference_readings
+
     steps.analyze_scenes_step(project)
     made: dict[str, float] = {}
     for plan in look_plans(project):
@@ -34,4 +37,7 @@ def prepare_stills(project: Project, backend: RenderBackend) -> dict[str, float]
             result = steps.SEGMENT_STEPS[stage](project, plan, backend)
             if not result.cached:
                 made[stage] = made.get(stage, 0.0) + result.seconds
+        refs = reference_readings(project, plan)
+        if not refs.cached:
+            made["segment_take"] = made.get("segment_take", 0.0) + refs.seconds
     return made

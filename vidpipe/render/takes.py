@@ -90,9 +90,16 @@ REFERENCES_VERSION = "1"  # bump when what read_references computes changes
 
 
 def qa_references(project: Project, plan: SegmentPlan):
-    """The QA readings of the person, garment and try-on photos, made once per project and
-    garment and kept on disk, so parallel segment workers do not each compute them."""
-    from vidpipe.qa.measure import References, read_references
+    """The QA readings of the person, garment and try-on photos (`measure.References`)."""
+    from vidpipe.qa.measure import References
+
+    return References.from_json(reference_readings(project, plan).path.read_text())
+
+
+def reference_readings(project: Project, plan: SegmentPlan) -> StageResult:
+    """The file of `qa_references`, made once per project and garment and kept on disk, so
+    parallel segment workers do not each compute them (they need the pose model)."""
+    from vidpipe.qa.measure import read_references
     from vidpipe.storage import stable_hash
 
     key = stable_hash("qa_references", REFERENCES_VERSION, project.spec.inputs.person,
@@ -105,14 +112,15 @@ def qa_references(project: Project, plan: SegmentPlan):
         tmp.write_text(refs.to_json())
         return StageFacts(info={})
 
-    return References.from_json(produce(path, key, make).path.read_text())
+    return produce(path, key, make)
 
 
 def measure_clip(project: Project, plan: SegmentPlan, clip: Path, *, keep_frames: int = 0
                  ) -> tuple[dict[str, float], list[np.ndarray]]:
     """QA of one segment's clip on its own, under the loop's metric names, and
     `keep_frames` frames spread over the clip for the planner's review (taken from the
-    same decoding pass)."""
+    same decoding pass). The garment is judged on the try-on image (the loop's
+    garment_delta_e); its colour on the frames is left to `vidpipe qa`."""
     from vidpipe.qa.measure import SegmentInput, measure_project
 
     seg = SegmentInput(key=plan.segment, first_frame=0, n_frames=plan.n_frames,
@@ -132,7 +140,7 @@ def measure_clip(project: Project, plan: SegmentPlan, clip: Path, *, keep_frames
                          tryon_image=plan["tryon_image"].path,
                          audio_duration_s=plan.n_frames / project.spec.output.fps,
                          sample_every_s=2.0, references=qa_references(project, plan),
-                         frame_hook=keep)
+                         frame_hook=keep, garment_on_frames=False)
     s = qa.segments[0]
     names = {"lipsync_corr": s.lipsync_corr, "mouth_closed_silence": s.silent_closed,
              "av_offset_frames": s.av_offset, "identity_distance": s.identity_mean,

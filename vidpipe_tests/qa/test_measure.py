@@ -183,3 +183,28 @@ def test_no_phones_no_viseme_scores(lip_clip):
     path, feat = lip_clip
     qa = measure_project(path, _split(feat, []), person_photo=face_with_mouth(0))
     assert qa.rounding_ratio is None and qa.bilabial_closed is None and qa.rounded_frames == 0
+
+
+def test_garment_on_frames_can_be_left_to_the_project_qa(lip_clip, monkeypatch):
+    """The take loop judges the garment on the try-on image only, so its QA of a clip
+    skips the torso search on frames (the pose model) that `vidpipe qa` does."""
+    from vidpipe.qa import garment as garment_qa
+    from vidpipe.qa.measure import References
+    from vidpipe_tests.qa.test_garment import flat_shot
+
+    path, feat = lip_clip
+    segs = _split(feat, [50])
+    person = face_with_mouth(0)
+    refs = References(descriptor=None, opening=None,
+                      garment=garment_qa.garment_colours(flat_shot()), tryon_delta_e=1.0)
+    calls = []
+    real = garment_qa.image_torso
+    monkeypatch.setattr(garment_qa, "image_torso",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    measure_project(path, segs, person_photo=person, references=refs)
+    assert len(calls) == 2  # the middle frame of each segment
+    calls.clear()
+    qa = measure_project(path, segs, person_photo=person, references=refs,
+                         garment_on_frames=False)
+    assert calls == [] and qa.garment_delta_e_frames is None
+    assert qa.garment_delta_e_tryon == 1.0

@@ -82,14 +82,18 @@ class EmbeddedBackend:
         from vidpipe.media.images import load_image
         from vidpipe.render.embedded.composite import build_composite
         from vidpipe.render.embedded.layers import compose_layers, save_layers
+        from vidpipe.render.embedded.motion import layer_rig
 
         layers = build_composite(_load_rgba(cutout_png), load_image(scene), load_depth(depth_png),
                                  SceneAnalysis.model_validate(scene_info), frame_size, seed=seed)
+        rig = layer_rig(layers)
+        layers.rig = rig.to_dict() if rig is not None else None
         save_layers(out_layers, layers)
         _save_png(out_png, compose_layers(layers))
         return StageFacts(info={"anchor_x": layers.anchor[0], "anchor_y": layers.anchor[1],
                                 "scale": layers.scale, "width": frame_size[0],
-                                "height": frame_size[1]})
+                                "height": frame_size[1],
+                                "rig": rig.source if rig is not None else "none"})
 
     def motion(self, composite_png: Path, layers: Path, features: FrameFeatures, out_mp4: Path, *,
                seed: int) -> StageFacts:

@@ -7,6 +7,7 @@ frame, which is the continuity rule of the architecture notes.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,9 @@ class CompositeLayers:
     shadow:     H x W float32 in [0, 1], opacity of the contact/cast shadow on the background.
     anchor:     (x, y) pixel where the person's base touches the ground, in frame coordinates.
     scale:      pixels in the frame per pixel of the try-on image.
+    rig:        head, neck and shoulders found on the person layer when the composite was
+                made (`motion.Rig` fields), or None. Stored with the layers so that every
+                segment's motion stage reuses it instead of loading a pose model again.
     """
 
     background: np.ndarray
@@ -29,6 +33,7 @@ class CompositeLayers:
     shadow: np.ndarray
     anchor: tuple[float, float]
     scale: float
+    rig: dict | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -64,6 +69,7 @@ def save_layers(path: Path, layers: CompositeLayers) -> None:
             shadow=layers.shadow.astype(np.float16),
             anchor=np.asarray(layers.anchor, dtype=np.float64),
             scale=np.asarray(layers.scale, dtype=np.float64),
+            **({"rig": np.asarray(json.dumps(layers.rig))} if layers.rig is not None else {}),
         )
 
 
@@ -75,4 +81,5 @@ def load_layers(path: Path) -> CompositeLayers:
             shadow=z["shadow"].astype(np.float32),
             anchor=tuple(float(v) for v in z["anchor"]),
             scale=float(z["scale"]),
+            rig=json.loads(str(z["rig"])) if "rig" in z.files else None,
         )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -64,6 +64,20 @@ class Rig:
     @property
     def body_height(self) -> float:
         return max(1.0, self.base[1] - self.head_top_y)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Rig":
+        def pair(v):
+            return None if v is None else tuple(float(x) for x in v)
+
+        return cls(face_center=pair(d["face_center"]), face_size=float(d["face_size"]),
+                   chin=pair(d["chin"]), pivot=pair(d["pivot"]),
+                   shoulder_y=float(d["shoulder_y"]), neck_x=float(d["neck_x"]),
+                   head_top_y=float(d["head_top_y"]), base=pair(d["base"]),
+                   source=str(d["source"]), face_box=pair(d.get("face_box")))
 
 
 @dataclass
@@ -307,6 +321,14 @@ def _resize_layers(layers: CompositeLayers, size: tuple[int, int]) -> CompositeL
                            scale=layers.scale * 0.5 * (kx + ky))
 
 
+def layer_rig(layers: CompositeLayers) -> Rig | None:
+    """The rig `MotionRenderer` would find on these layers; the composite stage stores it
+    with them (`CompositeLayers.rig`), so the pose model runs once per composite, not once
+    per segment."""
+    return detect_rig(_bleed_rgb(np.ascontiguousarray(layers.person, dtype=np.uint8)),
+                      layers.anchor)
+
+
 class MotionRenderer:
     """Precomputes the rig, weights and ROI once; `frame(params_row)` is then stateless."""
 
@@ -316,6 +338,8 @@ class MotionRenderer:
         self.person = _bleed_rgb(np.ascontiguousarray(layers.person, dtype=np.uint8))
         self.shadow = np.ascontiguousarray(layers.shadow, dtype=np.float32)
         h, w = self.background.shape[:2]
+        if rig is None and layers.rig is not None:
+            rig = Rig.from_dict(layers.rig)
         if rig is not None and rig.source == "none":
             rig = None
         self.rig = rig if rig is not None else detect_rig(self.person, layers.anchor)

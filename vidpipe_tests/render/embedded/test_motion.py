@@ -199,3 +199,40 @@ def test_rest_pose_frame_is_the_still_composite_pixel_for_pixel(renderer, layers
     assert renderer._fast, "the fast blend disagreed with compose() and was switched off"
     rest = renderer.frame(np.zeros(5))
     assert np.array_equal(rest, compose_layers(layers))
+
+
+def test_rig_stored_with_the_layers_gives_the_same_clip_without_detection(layers, whole,
+                                                                           tmp_path, monkeypatch):
+    """The composite stage keeps the rig in the layers file; the motion stage then renders
+    the very same frames without running the pose model."""
+    from vidpipe.render.embedded import motion
+    from vidpipe.render.embedded.layers import load_layers, save_layers
+
+    rig = motion.layer_rig(layers)
+    assert rig is not None
+    layers.rig = rig.to_dict()
+    try:
+        save_layers(tmp_path / "layers.npz", layers)
+    finally:
+        layers.rig = None
+    stored = load_layers(tmp_path / "layers.npz")
+    assert motion.Rig.from_dict(stored.rig) == rig
+
+    def no_detection(*a, **k):
+        raise AssertionError("the stored rig was not used")
+
+    monkeypatch.setattr(motion, "detect_rig", no_detection)
+    res, feats = whole
+    again = render_motion(stored, feats, tmp_path / "again.mp4", seed=SEED)
+    assert again.rig == rig
+    for a, b in zip(iter_frames(res.path), iter_frames(again.path), strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_layers_without_a_rig_still_load_and_detect(layers, tmp_path):
+    from vidpipe.render.embedded.layers import load_layers, save_layers
+
+    save_layers(tmp_path / "old.npz", layers)
+    old = load_layers(tmp_path / "old.npz")
+    assert old.rig is None
+    assert MotionRenderer(old).rig == MotionRenderer(layers).rig
