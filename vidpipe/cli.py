@@ -195,7 +195,9 @@ def cmd_bench(args) -> int:
     from vidpipe.bench import run_bench
 
     _workspace(args)
-    run_bench(quick=args.quick, keep=Path(args.keep) if args.keep else None)
+    if args.repeat is not None and args.repeat < 1:
+        raise VidpipeError("--repeat must be at least 1")
+    run_bench(quick=args.quick, keep=Path(args.keep) if args.keep else None, repeat=args.repeat)
     return 0
 
 
@@ -268,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "cost and peak memory on this machine")
     p.add_argument("--quick", action="store_true", help="720p only and shorter recordings")
     p.add_argument("--keep", help="keep the bench workspaces in this folder")
+    p.add_argument("--repeat", type=int, metavar="N",
+                   help="fresh renders of the demo per resolution, reported by their median "
+                        "(default 3, or 1 with --quick): wall times on a shared machine vary")
     p.set_defaults(func=cmd_bench)
 
     sub.add_parser("eval", help="render and measure every combination in a samples folder "

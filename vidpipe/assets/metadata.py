@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import dagster as dg
@@ -62,9 +63,17 @@ def stage_metadata(result: StageResult, **extra) -> dict:
         meta["duration_s"] = round(info.duration_s, 4)
         meta["resolution"] = f"{info.width}x{info.height}"
         size = (info.width, info.height)
-    frame = _preview_frame(path, size)
-    if frame is not None:
-        meta["preview"] = dg.MetadataValue.md(thumbnail_markdown(frame, caption=path.name,
-                                                                 max_side=THUMB_SIDE))
+    preview = _preview(path, size, path.stat().st_ino, path.stat().st_mtime_ns)
+    if preview is not None:
+        meta["preview"] = dg.MetadataValue.md(preview)
     meta.update(extra)
     return meta
+
+
+@lru_cache(maxsize=64)
+def _preview(path: Path, size: tuple[int, int] | None, inode: int, mtime_ns: int) -> str | None:
+    """The thumbnail of one version of a file (inode and mtime name the version): a worker
+    records the project's shared stills in every segment run it renders."""
+    frame = _preview_frame(path, size)
+    return None if frame is None else thumbnail_markdown(frame, caption=path.name,
+                                                         max_side=THUMB_SIDE)

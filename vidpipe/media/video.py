@@ -278,10 +278,37 @@ def _count_audio_samples(path: Path, sample_rate: int) -> int:
     return n // 2
 
 
+# Probes by file identity. One clip is probed by the stage that wrote it, by the next stage,
+# by the take's QA and by its asset's metadata; each probe is two ffmpeg runs. The identity
+# (device, inode, size, mtime) survives the atomic rename into place, and any rewrite of the
+# file changes it.
+_PROBED: collections.OrderedDict[tuple[int, int, int, int], VideoInfo] = (
+    collections.OrderedDict())
+_PROBED_MAX = 256
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    st = path.stat()
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def probe_video(path: str | Path) -> VideoInfo:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(path)
+    ident = _identity(path)
+    hit = _PROBED.get(ident)
+    if hit is not None:
+        _PROBED.move_to_end(ident)
+        return hit.model_copy()
+    info = _probe(path)
+    _PROBED[ident] = info.model_copy()
+    while len(_PROBED) > _PROBED_MAX:
+        _PROBED.popitem(last=False)
+    return info
+
+
+def _probe(path: Path) -> VideoInfo:
     text = _ffmpeg_info(path)
     vline = re.search(r"Stream #\d+:\d+\S*: Video: (.*)", text)
     if vline is None:
@@ -332,6 +359,9 @@ def probe_video(path: str | Path) -> VideoInfo:
 
 
 def _video_size(path: Path) -> tuple[int, int]:
+    hit = _PROBED.get(_identity(path)) if path.is_file() else None
+    if hit is not None:
+        return hit.width, hit.height
     text = _ffmpeg_info(path)
     vline = re.search(r"Stream #\d+:\d+\S*: Video: (.*)", text)
     if vline is None:

@@ -166,3 +166,24 @@ def test_thumbnail_and_contact_sheet():
     sheet = contact_sheet([_frame(i) for i in range(7)], cols=3, gap=2)
     assert sheet.shape == (3 * H + 4, 3 * W + 4, 3)
     assert sheet[H + 2 + 10, W + 2 + 10, 0] == _frame(4)[10, 10, 0]
+
+
+def test_probe_is_remembered_across_the_rename_and_forgotten_on_rewrite(tmp_path, monkeypatch):
+    """A clip is probed by the stage that wrote it, the next stage, the QA and the metadata:
+    ffmpeg runs once per file; the atomic rename keeps the file, a rewrite is a new one."""
+    import vidpipe.media.video as video
+
+    calls = []
+    real = video._ffmpeg_info
+    monkeypatch.setattr(video, "_ffmpeg_info", lambda p: calls.append(p) or real(p))
+    tmp = _write(tmp_path / "clip.tmp.mp4", 12)
+    first = probe_video(tmp)
+    final = tmp_path / "clip.mp4"
+    tmp.rename(final)
+    again = probe_video(final)
+    assert again == first and again.n_frames == 12 and len(calls) == 1
+    again.n_frames = 0  # callers get their own copy
+    assert probe_video(final).n_frames == 12 and len(calls) == 1
+    assert first_frame(final, (W, H)).shape == (H, W, 3) and len(calls) == 1
+    _write(tmp_path / "new.mp4", 20).replace(final)
+    assert probe_video(final).n_frames == 20 and len(calls) == 2
