@@ -234,3 +234,14 @@ def test_failed_segment_is_recorded_and_rerendered_alone(workspace, instance, tm
     assert entry.status == "completed" and entry.runs >= 2
     keys = instance.get_materialized_partitions(dg.AssetKey("motion_clip"))
     assert f"flaky|{seg1.segment}" in {str(k) for k in keys}
+
+
+def test_workers_get_the_longest_segments_first(rendered):
+    from vidpipe.render.runner import longest_first
+
+    _, project, _, _ = rendered
+    plans = steps.plans(project)
+    order = longest_first(plans)
+    frames = {p.segment: p.n_frames for p in plans}
+    assert sorted(order) == sorted(frames)
+    assert [frames[s] for s in order] == sorted(frames.values(), reverse=True)

@@ -277,6 +277,12 @@ def _worth_workers(project) -> bool:
         return True
 
 
+def longest_first(plans) -> list[str]:
+    """The order segments go to the workers: the render ends with its last segment, and a
+    long one started last would keep one worker busy while the others idle."""
+    return [p.segment for p in sorted(plans, key=lambda p: (-p.n_frames, p.segment))]
+
+
 def _render_all(ws, project, defs, instance, tags, report, workers, on_plan) -> None:
     name = project.name
 
@@ -294,7 +300,9 @@ def _render_all(ws, project, defs, instance, tags, report, workers, on_plan) -> 
     # in parallel: the cache holds a lock per output (vidpipe.cache.produce).
     segments = [p.segment for p in todo]
     if workers is not None and segments:
-        outcomes = workers.render(name, segments)
+        order = longest_first(todo)
+        done = dict(zip(order, workers.render(name, order)))
+        outcomes = [done[seg] for seg in segments]
         report.stills_made_ahead = workers.stills_made()
     else:
         outcomes = [_render_one(defs, name, seg, instance, tags) for seg in segments]
