@@ -1,9 +1,12 @@
 """Projects dropped into the inbox become registered, queued projects.
 
 A drop is a folder `inbox/<name>/` with files named person.*, garment.*, scene.*, and
-audio.* or speech.* (transcript.txt optional). Folders still being copied (changed in the
-last few seconds) wait for the next tick. A rejected drop stays where it is, with
-REJECTED.txt saying why; it is tried again once it changes.
+audio.* or speech.* (transcript.txt optional). An optional settings.yaml sets what
+`vidpipe new` takes as options (`DropSettings`): a drop of Mandarin speech needs
+`language: zh`, since English recognition would drive the lips with wrong phonemes.
+Folders still being copied (changed in the last few seconds) wait for the next tick. A
+rejected drop stays where it is, with REJECTED.txt saying why; it is tried again once it
+changes.
 """
 
 
@@ -13,8 +16,11 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from vidpipe.errors import VidpipeError
+from vidpipe.errors import InputError, VidpipeError
+from vidpipe.project import OutputSettings, language_problem
 from vidpipe.partitions import project_partitions
 from vidpipe.queue import enqueue
 from vidpipe.resources.workspace import WorkspaceResource
@@ -29,6 +35,54 @@ def _newest_mtime(folder: Path) -> float:
     return max([folder.stat().st_mtime] + [p.stat().st_mtime for p in folder.rglob("*")])
 
 
+SETTINGS_FILE = "settings.yaml"
+
+
+class DropSettings(BaseModel):
+    """The options of `vidpipe new` a drop may set in its settings.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: str = "en"
+    seed: int = 1234
+    width: int = Field(1280, ge=64, le=7680)
+    height: int = Field(720, ge=64, le=4320)
+    fps: int = Field(25, ge=1, le=120)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, v: str) -> str:
+        if problem := language_problem(v):
+            raise ValueError(problem)
+        return v
+
+
+def read_settings(path: Path) -> DropSettings:
+    """settings.yaml of a drop (defaults when there is none); InputError names the file
+    and every problem in it."""
+    if not path.is_file():
+        return DropSettings()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"not valid YAML ({str(exc).splitlines()[0]})") from None
+    if data is None:
+        return DropSettings()
+    if not isinstance(data, dict):
+        raise InputError(path, f"expected settings like 'language: zh', got a "
+                               f"{type(data).__name__}")
+    try:
+        return DropSettings.model_validate(data)
+    except ValidationError as exc:
+        known = ", ".join(DropSettings.model_fields)
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc']) or 'settings'}: "
+            + ("unknown setting" if e["type"] == "extra_forbidden"
+               else e["msg"].removeprefix("Value error, "))
+            for e in exc.errors())
+        raise InputError(path, f"{problems} (settings: {known})") from None
+
+
 def request_from_drop(folder: Path) -> NewProjectRequest:
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
@@ -40,9 +94,16 @@ def request_from_drop(folder: Path) -> NewProjectRequest:
     if missing:
         raise VidpipeError(f"{folder}: missing {', '.join(missing)} "
                            "(name files person.*, garment.*, scene.*, audio.*)")
+    settings = read_settings(folder / SETTINGS_FILE)
+    try:
+        output = OutputSettings(width=settings.width, height=settings.height, fps=settings.fps)
+    except ValidationError as exc:
+        raise InputError(folder / SETTINGS_FILE,
+                         exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
     return NewProjectRequest(name=folder.name, person=found["person"], garment=found["garment"],
                              scene=found["scene"], audio=found["audio"],
-                             transcript=found.get("transcript"))
+                             transcript=found.get("transcript"), output=output,
+                             seed=settings.seed, language=settings.language)
 
 
 def register_drops(ws: Workspace, seen: dict[str, float], now: float | None = None

@@ -81,3 +81,41 @@ def test_schedule_and_dispatch_plan_runs_for_queued_projects(workspace, instance
                                                                 resources=resources))
     assert sorted(str(r.partition_key) for r in sensor_out) == sorted(
         str(r.partition_key) for r in runs)
+
+
+def test_drop_settings_reach_the_project(workspace, tmp_path):
+    """A drop of Mandarin speech says so in settings.yaml, as `vidpipe new --language zh`."""
+    folder = _drop(workspace, "mandarin", demo_files(tmp_path / "in"), age=0.0)
+    (folder / "settings.yaml").write_text("language: zh\nseed: 7\nwidth: 640\nheight: 360\n")
+    past = time.time() - 60
+    for p in [folder, *folder.iterdir()]:
+        os.utime(p, (past, past))
+    registered, rejected, _ = register_drops(workspace, {})
+    assert registered == ["mandarin"] and rejected == {}
+    spec = workspace.project("mandarin").spec
+    assert (spec.language, spec.seed, spec.output.size, spec.output.fps) == ("zh", 7,
+                                                                             (640, 360), 25)
+
+
+def test_bad_drop_settings_are_rejected_naming_the_file(workspace, tmp_path):
+    files = demo_files(tmp_path / "in")
+    cases = {
+        "unknown": ("lang: zh\n", "lang: unknown setting"),
+        "language": ("language: 'chinese please'\n", "is not a language code"),
+        "odd": ("width: 641\n", "must be even"),
+        "list": ("- zh\n", "expected settings like 'language: zh', got a list"),
+        "yaml": ("language: [zh\n", "not valid YAML"),
+        "type": ("seed: lots\n", "seed: Input should be a valid integer"),
+    }
+    for name, (text, _) in cases.items():
+        folder = _drop(workspace, name, files, age=0.0)
+        (folder / "settings.yaml").write_text(text)
+        past = time.time() - 60
+        for p in [folder, *folder.iterdir()]:
+            os.utime(p, (past, past))
+    registered, rejected, _ = register_drops(workspace, {})
+    assert registered == [] and sorted(rejected) == sorted(cases)
+    for name, (_, expected) in cases.items():
+        why = (workspace.inbox_dir / name / "REJECTED.txt").read_text()
+        assert why.startswith(str(workspace.inbox_dir / name / "settings.yaml")), why
+        assert expected in why, why
