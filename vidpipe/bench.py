@@ -36,6 +36,7 @@ class RenderSample:
     run_work_s: float = 0.0  # of which inside stage functions
     attempts: int = 0  # renders of segments by the take loop (1 each when all pass QA)
     outside_runs_s: float = 0.0  # wall seconds of the render during which no run was open
+    cpu_s: float | None = None  # CPU seconds of every process of the render (Linux)
 
     @property
     def rtf(self) -> float:
@@ -127,9 +128,11 @@ def _child(workspace: Path, name: str, invalidate: str | None) -> None:
     with dg.DagsterInstance.get() as instance:
         from vidpipe.cli import default_jobs
 
+        cpu0 = tree_cpu_seconds(os.getpid())
         start, epoch = time.perf_counter(), time.time()
         report = render_project(ws, name, instance, jobs=default_jobs())
         wall = time.perf_counter() - start
+        cpu1 = tree_cpu_seconds(os.getpid())
         spans = _run_spans(instance, report.run_ids)
         run_work_s = _work_in_runs(instance, report.run_ids)
     if not report.ok:
@@ -150,7 +153,43 @@ def _child(workspace: Path, name: str, invalidate: str | None) -> None:
                       "peak_rss_mb": peak, "run_s": sum(b - a for a, b in spans),
                       "run_work_s": run_work_s,
                       "attempts": attempts,
+                      "cpu_s": cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None,
                       "outside_runs_s": _uncovered(epoch, epoch + wall, spans)}))
+
+
+def _proc_stat(pid: int) -> list[str]:
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2:].split()  # the fields after the command name
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds of a process and of everything below it, living or reaped (Linux /proc;
+    None elsewhere). The segment workers fork from a fork server, so they are not this
+    process's children: their seconds reach the fork server when it reaps them, and the
+    fork server is still alive when a render returns."""
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        stats = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stats[int(entry.name)] = _proc_stat(int(entry.name))
+                except (OSError, ValueError):
+                    continue  # gone meanwhile
+        if pid not in stats:
+            return None
+    except OSError:
+        return None
+    children: dict[int, list[int]] = {}
+    for p, f in stats.items():
+        children.setdefault(int(f[1]), []).append(p)  # f[1] is the parent pid
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        f = stats[p]
+        total += sum(int(x) for x in f[11:15])  # utime, stime, cutime, cstime
+        todo.extend(children.get(p, []))
+    return total / tick
 
 
 def _speech(seconds: float, out: Path) -> Path:
@@ -245,6 +284,13 @@ def run_bench(quick: bool = False, keep: Path | None = None, repeat: int | None 
                 f"is the median one")
         if stolen is not None:
             say(f"  CPU time taken by other virtual machines during it: {stolen:.1f} s")
+        if s.cpu_s is not None:
+            cpus = sorted(r[0].cpu_s for r in renders if r[0].cpu_s is not None)
+            say(f"  CPU of all its processes: {s.cpu_s:.1f} s = {s.cpu_s / s.audio_s:.2f} "
+                f"core-seconds per second of audio (renders: "
+                f"{', '.join(f'{c:.1f}' for c in cpus)} s); "
+                f"on {os.cpu_count()} cores that alone is RTF >= "
+                f"{s.cpu_s / s.audio_s / (os.cpu_count() or 1):.2f}")
         say(f"  {'stage':16}{'seconds':>9}{'RTF':>8}")
         for stage in ["audio_analysis", "scene_analysis"] + stages:
             if stage in s.stage_s:
