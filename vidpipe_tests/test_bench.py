@@ -24,7 +24,10 @@ def test_tree_cpu_counts_living_grandchildren_and_reaped_children():
     reaped = tree_cpu_seconds(me)
     assert reaped - before >= 0.45
     # a living grandchild (as a segment worker under the fork server)
-    grand = f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', {BURN.format(secs=0.5, sleep=30)!r}])\ntime.sleep(30)\n"
+    burner = BURN.format(secs=0.5, sleep=30)
+    grand = ("import subprocess, sys, time\n"
+             f"subprocess.Popen([sys.executable, '-c', {burner!r}])\n"
+             "time.sleep(30)\n")
     child = subprocess.Popen([sys.executable, "-c", grand])
     try:
         deadline = time.time() + 15
