@@ -79,7 +79,7 @@ def print_report(project: Project, report, out=sys.stdout) -> None:
         totals[stage] = totals.get(stage, 0.0) + secs
     if totals:
         print("stage seconds (segments rendered in this run):", file=out)
-        for stage in SEGMENT_STAGES:
+        for stage in [*SEGMENT_STAGES, *(s for s in totals if s not in SEGMENT_STAGES)]:
             if stage in totals:
                 note = "  (made while the audio was analysed)" if stage in ahead else ""
                 print(f"  {stage:14} {totals[stage]:8.2f}{note}", file=out)

@@ -245,3 +245,21 @@ def test_workers_get_the_longest_segments_first(rendered):
     frames = {p.segment: p.n_frames for p in plans}
     assert sorted(order) == sorted(frames)
     assert [frames[s] for s in order] == sorted(frames.values(), reverse=True)
+
+
+def test_report_marks_only_what_was_made_ahead(rendered):
+    import io
+
+    from vidpipe.cli_progress import print_report
+    from vidpipe.render.stills import READINGS, STILL_STAGES
+
+    _, project, report, _ = rendered
+    assert set(report.stills_made_ahead) <= {*STILL_STAGES, READINGS}
+    out = io.StringIO()
+    print_report(project, report, out=out)
+    lines = {line.split()[0]: line for line in out.getvalue().splitlines()
+             if line.startswith("  ")}
+    for stage, line in lines.items():
+        assert ("made while the audio was analysed" in line) == (
+            stage in report.stills_made_ahead), line
+    assert "segment_take" in lines

@@ -23,6 +23,9 @@ def look_plans(project: Project) -> list[SegmentPlan]:
     return [look_plan(project, scene, garment) for scene, garment in looks]
 
 
+READINGS = "qa_references"  # what prepare_stills reports the photos' QA readings under
+
+
 def prepare_stills(project: Project, backend: RenderBackend) -> dict[str, float]:
     """Make every still the project's segments will use, and the QA readings of the photos
     that every take is measured against; returns the seconds spent per stage on what was
@@ -39,5 +42,5 @@ def prepare_stills(project: Project, backend: RenderBackend) -> dict[str, float]
                 made[stage] = made.get(stage, 0.0) + result.seconds
         refs = reference_readings(project, plan)
         if not refs.cached:
-            made["segment_take"] = made.get("segment_take", 0.0) + refs.seconds
+            made[READINGS] = made.get(READINGS, 0.0) + refs.seconds
     return made
