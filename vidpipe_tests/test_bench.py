@@ -51,3 +51,20 @@ def test_stolen_cpu_is_read_from_proc_stat():
 def test_wall_outside_any_run():
     assert _uncovered(0.0, 10.0, [(1.0, 3.0), (2.0, 4.0), (6.0, 7.0)]) == 10.0 - 3.0 - 1.0
     assert _uncovered(0.0, 10.0, []) == 10.0
+
+
+def test_bench_project_with_longer_segments(tmp_path, monkeypatch):
+    """The bench's long-segment project is the same recording with its segmentation
+    setting changed, which the analysis then follows."""
+    import shutil
+
+    from vidpipe.bench import LONG_SEGMENTS, _new
+    from vidpipe.workspace import Workspace
+    from vidpipe_tests.conftest import REPO
+
+    for name in ("dagster.yaml", "workspace.yaml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    monkeypatch.setenv("VIDPIPE_WORKSPACE", str(tmp_path))
+    _new(tmp_path, "longseg", (640, 360), None, segmentation=LONG_SEGMENTS)
+    spec = Workspace(tmp_path).project("longseg").spec
+    assert spec.segmentation == LONG_SEGMENTS and spec.segmentation.target_s == 12.0
