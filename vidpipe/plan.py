@@ -29,7 +29,7 @@ CODE_VERSIONS: dict[str, str] = {
     "motion_clip": "2",
     "lipsync_clip": "2",
     "upscaled_clip": "2",
-    "segment_take": "1",
+    "segment_take": "2",  # 2: a retry meets its neighbours at the joins
     "final_video": "1",
     "video_qa": "2",
 }

@@ -191,11 +191,12 @@ class FailOnce(EmbeddedBackend):
     def __init__(self, first_frame: int, marker):
         self.first_frame, self.marker = first_frame, marker
 
-    def motion(self, composite_png, layers, features, out_mp4, *, seed):
+    def motion(self, composite_png, layers, features, out_mp4, *, seed, join_seed=None):
         if features.first_frame == self.first_frame and not self.marker.exists():
             self.marker.write_text("failed once")
             raise StageError("injected failure for the test")
-        return super().motion(composite_png, layers, features, out_mp4, seed=seed)
+        return super().motion(composite_png, layers, features, out_mp4, seed=seed,
+                              join_seed=join_seed)
 
 
 class FailingBackends(BackendResource):

@@ -63,12 +63,18 @@ def attempt_dir(project: Project, plan: SegmentPlan, attempt: int) -> Path:
 
 
 def scaled_features(features: FrameFeatures, gesture_intensity: float) -> FrameFeatures:
-    """Gesture intensity 0.5 is the planner's neutral; it scales how far emphasis moves the body."""
+    """Gesture intensity 0.5 is the planner's neutral; it scales how far emphasis moves the
+    body, inside the segment only: at its first and last frame the emphasis is the one its
+    neighbours were rendered with (`continuity`)."""
+    from vidpipe.render.continuity import blend_inside
+
     gain = float(np.clip(gesture_intensity / 0.5, 0.0, 2.0))
+    emphasis = np.asarray(features.emphasis, np.float64)
+    scaled = blend_inside(emphasis, np.clip(emphasis * gain, 0.0, 1.0), features.fps)
     return FrameFeatures(fps=features.fps, first_frame=features.first_frame,
                          energy=features.energy, voiced=features.voiced,
                          mouth_open=features.mouth_open, rounding=features.rounding,
-                         emphasis=np.clip(features.emphasis * gain, 0.0, 1.0).astype(np.float32))
+                         emphasis=scaled.astype(np.float32))
 
 
 def render_attempt(project: Project, plan: SegmentPlan, backend: RenderBackend,
@@ -79,7 +85,7 @@ def render_attempt(project: Project, plan: SegmentPlan, backend: RenderBackend,
     features = scaled_features(steps.segment_features(project, plan), args.gesture_intensity)
     motion, lips, up = folder / "motion.mp4", folder / "lipsync.mp4", folder / "take.mp4"
     backend.motion(steps.composite_still_path(plan), plan["composite"].path, features, motion,
-                   seed=args.seed)
+                   seed=args.seed, join_seed=attempt_seed(project.spec.seed, plan.segment, 1))
     backend.lipsync(motion, features, lips, audio=steps.segment_audio_path(project, plan.segment),
                     seed=derive_seed(args.seed, "lipsync"))
     backend.upscale(lips, project.spec.output.size, up)

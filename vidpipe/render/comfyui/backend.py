@@ -176,7 +176,10 @@ class ComfyBackend:
             scale=lay.scale, width=frame_size[0], height=frame_size[1]))
 
     def motion(self, composite_png: Path, layers: Path, features: FrameFeatures, out_mp4: Path,
-               *, seed: int) -> StageFacts:
+               *, seed: int, join_seed: int | None = None) -> StageFacts:
+        # join_seed keeps the driving pose continuous at a retried segment's joins; the
+        # model's own sampling still follows `seed`, so its edges match only as closely as
+        # the shared anchors (still, references) make them.
         still = prepare.read_rgb(composite_png)
         h, w = still.shape[:2]
         n, fps = features.n_frames, features.fps
@@ -188,7 +191,8 @@ class ComfyBackend:
             refs = prepare.read_references(layers, scratch)
             drive = scratch / "driving.mp4"
             prepare.driving_clip(still, features, drive, seed=seed, n_frames=n_drive,
-                                 fps=drive_fps, anchor=prepare.read_anchor(layers))
+                                 fps=drive_fps, anchor=prepare.read_anchor(layers),
+                                 join_seed=join_seed)
             files = {"still": Path(composite_png), "driving_video": drive}
             files.update({f"reference_{k}": p for k, p in refs.items()})
             missing = [r for r in self.workflows["motion"].sidecar.references

@@ -211,30 +211,52 @@ def read_anchor(path: Path) -> tuple[float, float]:
 
 # --- motion ----------------------------------------------------------------------------------
 
+def _sway(features: FrameFeatures, seed: int, n_frames: int, h: int) -> np.ndarray:
+    """(angle_deg, lift_px) of each driving frame: a pure function of the absolute frame
+    time and the seed."""
+    rng = np.random.default_rng(seed)
+    phase = rng.uniform(0, 2 * math.pi, 3)
+    n_feat = features.n_frames
+    out = np.zeros((n_frames, 2))
+    for i in range(n_frames):
+        j = min(n_feat - 1, int(i * n_feat / max(n_frames, 1)))
+        t = (features.first_frame + j) / features.fps
+        e = float(features.emphasis[j]) if n_feat else 0.0
+        v = float(features.voiced[j]) if n_feat else 0.0
+        out[i, 0] = (1.5 * e * math.sin(2 * math.pi * 0.37 * t + phase[0])
+                     + 0.35 * math.sin(2 * math.pi * t / 4.2 + phase[1]))
+        out[i, 1] = -h * (0.004 * e + 0.002 * v * math.sin(2 * math.pi * 1.1 * t + phase[2]))
+    return out
+
+
+def driving_sway(features: FrameFeatures, seed: int, n_frames: int, fps: float, h: int,
+                 join_seed: int | None = None) -> np.ndarray:
+    """(angle_deg, lift_px) per driving frame; a retry's own sway only inside the segment."""
+    from vidpipe.render.continuity import blend_inside
+
+    sway = _sway(features, seed, n_frames, h)
+    if join_seed is not None and join_seed != seed:
+        sway = blend_inside(_sway(features, join_seed, n_frames, h), sway, fps)
+    return sway
+
+
 def driving_clip(still: np.ndarray, features: FrameFeatures, out_mp4: Path, *, seed: int,
-                 n_frames: int, fps: float, anchor: tuple[float, float]) -> None:
+                 n_frames: int, fps: float, anchor: tuple[float, float],
+                 join_seed: int | None = None) -> None:
     """The still, swaying about the feet with the speech: the pose source for motion models.
 
     Frame i samples the features at the matching time, so a half-rate clip (for
     interpolation) covers the same span. The sway is a pure function of the absolute frame
-    time and the seed, so segments join without a jump.
+    time and the seed, so segments join without a jump. A retry with a seed of its own
+    passes its neighbours' `join_seed`: its sway then starts and ends as theirs
+    (`render.continuity`).
     """
     from vidpipe.media.video import ClipWriter
 
     h, w = still.shape[:2]
-    rng = np.random.default_rng(seed)
-    phase = rng.uniform(0, 2 * math.pi, 3)
-    n_feat = features.n_frames
     with ClipWriter(out_mp4, (w, h), fps) as writer:
-        for i in range(n_frames):
-            j = min(n_feat - 1, int(i * n_feat / max(n_frames, 1)))
-            t = (features.first_frame + j) / features.fps
-            e = float(features.emphasis[j]) if n_feat else 0.0
-            v = float(features.voiced[j]) if n_feat else 0.0
-            angle = (1.5 * e * math.sin(2 * math.pi * 0.37 * t + phase[0])
-                     + 0.35 * math.sin(2 * math.pi * t / 4.2 + phase[1]))
-            lift = -h * (0.004 * e + 0.002 * v * math.sin(2 * math.pi * 1.1 * t + phase[2]))
-            m = cv2.getRotationMatrix2D(anchor, angle, 1.0)
+        for angle, lift in driving_sway(features, seed, n_frames, fps, h, join_seed):
+            m = cv2.getRotationMatrix2D(anchor, float(angle), 1.0)
             m[1, 2] += lift
             writer.write(cv2.warpAffine(still, m, (w, h), flags=cv2.INTER_LINEAR,
                                         borderMode=cv2.BORDER_REFLECT))

@@ -96,11 +96,11 @@ class EmbeddedBackend:
                                 "rig": rig.source if rig is not None else "none"})
 
     def motion(self, composite_png: Path, layers: Path, features: FrameFeatures, out_mp4: Path, *,
-               seed: int) -> StageFacts:
+               seed: int, join_seed: int | None = None) -> StageFacts:
         from vidpipe.render.embedded.layers import load_layers
         from vidpipe.render.embedded.motion import render_motion
 
-        render_motion(load_layers(layers), features, out_mp4, seed=seed)
+        render_motion(load_layers(layers), features, out_mp4, seed=seed, join_seed=join_seed)
         return StageFacts(info={"frames": features.n_frames})
 
     def lipsync(self, clip: Path, features: FrameFeatures, out_mp4: Path, *,

@@ -121,11 +121,20 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
 
 
-def motion_params(features: FrameFeatures, rig: Rig, seed: int) -> np.ndarray:
+def motion_params(features: FrameFeatures, rig: Rig, seed: int, join_seed: int | None = None
+                  ) -> np.ndarray:
     """Per-frame (pitch_deg, roll_deg, turn_px, sway_px, rise_px), float64 (n, 5).
 
     Each row depends only on that frame's features, the seed and the absolute frame index.
+    `join_seed`, when it differs from `seed` (a retried segment), is the seed its
+    neighbours were rendered with: the motion of `seed` then fades in after the first frame
+    and out before the last, which are those of `join_seed` (`continuity`).
     """
+    if join_seed is not None and join_seed != seed:
+        from vidpipe.render.continuity import blend_inside
+
+        return blend_inside(motion_params(features, rig, join_seed),
+                            motion_params(features, rig, seed), features.fps)
     n = features.n_frames
     g = features.first_frame + np.arange(n, dtype=np.float64)
     t = g / float(features.fps)
@@ -450,8 +459,11 @@ class MotionRenderer:
 
 def render_motion(layers: CompositeLayers, features: FrameFeatures, out_path: Path, *,
                   seed: int, size: tuple[int, int] | None = None,
-                  rig: Rig | None = None, crf: int = 0) -> MotionResult:
+                  rig: Rig | None = None, crf: int = 0,
+                  join_seed: int | None = None) -> MotionResult:
     """Write an MP4 of exactly `features.n_frames` frames at `features.fps`.
+
+    `join_seed`: the neighbours' seed, for a retry with a seed of its own (`motion_params`).
 
     `size` (w, h) resizes the layers first (default: the layers' size). `rig` may be given
     to skip detection (e.g. `MotionResult.rig` of an earlier segment of the same layers at
@@ -473,7 +485,7 @@ def render_motion(layers: CompositeLayers, features: FrameFeatures, out_path: Pa
     if n <= 0:
         raise ValueError("features hold no frames")
     if r is not None:
-        params = motion_params(features, r, seed)
+        params = motion_params(features, r, seed, join_seed)
         heads = np.stack([renderer.transforms(row) for row in params]).astype(np.float32)
     else:
         params = np.zeros((n, 5))

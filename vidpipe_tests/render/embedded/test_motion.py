@@ -236,3 +236,25 @@ def test_layers_without_a_rig_still_load_and_detect(layers, tmp_path):
     old = load_layers(tmp_path / "old.npz")
     assert old.rig is None
     assert MotionRenderer(old).rig == MotionRenderer(layers).rig
+
+
+def test_retry_seed_varies_the_inside_and_meets_the_neighbours_at_the_edges(renderer):
+    """A retried segment has a seed of its own; its first and last frames keep the motion
+    of the seed its neighbours used (`join_seed`), so the joins stay continuous."""
+    from vidpipe.render.continuity import edge_weight
+
+    feats = slice_features(speech_features(N, FPS), 10, 80)
+    base = motion_params(feats, renderer.rig, SEED)
+    other = motion_params(feats, renderer.rig, SEED + 1)
+    retry = motion_params(feats, renderer.rig, SEED + 1, join_seed=SEED)
+    assert np.array_equal(retry[0], base[0]) and np.array_equal(retry[-1], base[-1])
+    mid = feats.n_frames // 2
+    assert np.allclose(retry[mid], other[mid]) and not np.allclose(retry[mid], base[mid])
+    assert np.array_equal(motion_params(feats, renderer.rig, SEED, join_seed=SEED), base)
+    w = edge_weight(feats.n_frames, FPS)
+    assert w[0] == 0.0 and w[-1] == 0.0 and w[mid] == 1.0 and np.all(np.diff(w[:mid]) >= 0)
+    # smooth: no step larger than the larger of the two motions' own steps
+    step = np.abs(np.diff(retry, axis=0)).max(axis=0)
+    bound = np.maximum(np.abs(np.diff(base, axis=0)).max(axis=0),
+                       np.abs(np.diff(other, axis=0)).max(axis=0))
+    assert np.all(step <= 1.5 * bound + 1e-9)
