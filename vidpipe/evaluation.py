@@ -208,9 +208,12 @@ def evaluate_one(ws, combo: Combination, instance, output, *, jobs: int = 2,
         stage = "qa"
         outcome = measure(project)
         qa = outcome.qa
+        silent_n = sum(s.silent_frames for s in qa.segments)
         row.values.update(
-            lipsync_r=qa.lipsync_corr, silent_closed=qa.silent_closed, av_offset=qa.av_offset,
-            silent_frames=sum(s.silent_frames for s in qa.segments),
+            lipsync_r=qa.lipsync_corr, av_offset=qa.av_offset, silent_frames=silent_n,
+            # a share of fewer silent frames than the QA judges says nothing (c13: 1 frame)
+            silent_closed=(qa.silent_closed
+                           if silent_n >= project.spec.qa.min_silent_frames else None),
             identity_mean=qa.identity_mean, identity_max=qa.identity_max,
             garment_de=qa.garment_delta_e_tryon, bg_psnr=qa.background_psnr,
             join_max=qa.join_ratio_max, duration_err=qa.duration_error_frames,

@@ -81,6 +81,8 @@ def test_eval_renders_measures_and_records_bad_inputs(tmp_path, capsys):
     assert 15 < float(good["bg_psnr"]) < 80
     assert abs(float(good["duration_err"])) <= 1.0
     assert int(good["n_failed"]) >= 0 and int(good["silent_frames"]) >= 0
+    # the closed share is reported only over as many silent frames as the QA judges (5)
+    assert (good["silent_closed"] == "") == (int(good["silent_frames"]) < 5)
     assert os.path.isfile(good["video"])
 
     md = (out / "eval.md").read_text(encoding="utf-8")
