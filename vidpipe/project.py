@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
 
 from vidpipe.errors import InputError
 from vidpipe.partitions import slug_problem
@@ -84,6 +84,16 @@ def language_problem(code: str) -> str | None:
     return f"language {code!r} is not a language code like en, zh or pt-br"
 
 
+def _checked_language(code) -> str:
+    if problem := language_problem(code):
+        raise ValueError(problem)
+    return language_tag(code)
+
+
+# A language field of any model: checked, and stored as `language_tag` writes it.
+LanguageCode = Annotated[str, BeforeValidator(_checked_language)]
+
+
 class ProjectInputs(BaseModel):
     """Paths relative to the project folder."""
 
@@ -109,7 +119,7 @@ class ProjectSpec(BaseModel):
     max_attempts: int = Field(3, ge=1, le=10)  # renders of a segment that fails its evaluation
     # Language of the speech. Without a transcript only English is recognised (the model
     # that ships with pocketsphinx); any other language makes the lips follow loudness.
-    language: str = "en"
+    language: LanguageCode = "en"
 
     @field_validator("name")
     @classmethod
@@ -117,13 +127,6 @@ class ProjectSpec(BaseModel):
         if problem := slug_problem(v):
             raise ValueError(problem)
         return v
-
-    @field_validator("language", mode="before")
-    @classmethod
-    def _language(cls, v):
-        if problem := language_problem(v):
-            raise ValueError(problem)
-        return language_tag(v)
 
     @field_validator("comfyui")
     @classmethod

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import dagster as dg
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from vidpipe.errors import InputError, VidpipeError
-from vidpipe.project import OutputSettings, language_problem
+from vidpipe.project import LanguageCode, OutputSettings
 from vidpipe.partitions import project_partitions
 from vidpipe.queue import enqueue
 from vidpipe.resources.workspace import WorkspaceResource
@@ -39,22 +39,24 @@ SETTINGS_FILE = "settings.yaml"
 
 
 class DropSettings(BaseModel):
-    """The options of `vidpipe new` a drop may set in its settings.yaml."""
+    """The options of `vidpipe new` a drop may set in its settings.yaml. The size and rate
+    are bounded where every project's are (`OutputSettings`)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    language: str = "en"
+    language: LanguageCode = "en"
     seed: int = 1234
-    width: int = Field(1280, ge=64, le=7680)
-    height: int = Field(720, ge=64, le=4320)
-    fps: int = Field(25, ge=1, le=120)
+    width: int = 1280
+    height: int = 720
+    fps: int = 25
 
-    @field_validator("language")
-    @classmethod
-    def _language(cls, v: str) -> str:
-        if problem := language_problem(v):
-            raise ValueError(problem)
-        return v
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(x) for x in e['loc']) or 'settings'}: "
+        + ("unknown setting" if e["type"] == "extra_forbidden"
+           else e["msg"].removeprefix("Value error, "))
+        for e in exc.errors())
 
 
 def read_settings(path: Path) -> DropSettings:
@@ -75,12 +77,7 @@ def read_settings(path: Path) -> DropSettings:
         return DropSettings.model_validate(data)
     except ValidationError as exc:
         known = ", ".join(DropSettings.model_fields)
-        problems = "; ".join(
-            f"{'.'.join(str(x) for x in e['loc']) or 'settings'}: "
-            + ("unknown setting" if e["type"] == "extra_forbidden"
-               else e["msg"].removeprefix("Value error, "))
-            for e in exc.errors())
-        raise InputError(path, f"{problems} (settings: {known})") from None
+        raise InputError(path, f"{_problems(exc)} (settings: {known})") from None
 
 
 def request_from_drop(folder: Path) -> NewProjectRequest:
@@ -98,8 +95,7 @@ def request_from_drop(folder: Path) -> NewProjectRequest:
     try:
         output = OutputSettings(width=settings.width, height=settings.height, fps=settings.fps)
     except ValidationError as exc:
-        raise InputError(folder / SETTINGS_FILE,
-                         exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        raise InputError(folder / SETTINGS_FILE, _problems(exc)) from None
     return NewProjectRequest(name=folder.name, person=found["person"], garment=found["garment"],
                              scene=found["scene"], audio=found["audio"],
                              transcript=found.get("transcript"), output=output,
