@@ -26,6 +26,13 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def file_version(path: Path) -> tuple[int, int, int, int]:
+    """(device, inode, size, mtime_ns): names one version of a file for in-process caches.
+    It survives the atomic rename into place (`atomic_path`), and any rewrite changes it."""
+    st = Path(path).stat()
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def stable_hash(*parts: object) -> str:
     """Hash of JSON-serialisable parts; used for cache keys of stage outputs."""
     blob = json.dumps(parts, sort_keys=True, default=str).encode()

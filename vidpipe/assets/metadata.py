@@ -9,7 +9,7 @@ import dagster as dg
 import numpy as np
 
 from vidpipe.cache import StageResult
-from vidpipe.storage import thumbnail_markdown
+from vidpipe.storage import file_version, thumbnail_markdown
 
 
 THUMB_SIDE = 128
@@ -63,7 +63,7 @@ def stage_metadata(result: StageResult, **extra) -> dict:
         meta["duration_s"] = round(info.duration_s, 4)
         meta["resolution"] = f"{info.width}x{info.height}"
         size = (info.width, info.height)
-    preview = _preview(path, size, path.stat().st_ino, path.stat().st_mtime_ns)
+    preview = _preview(path, size, file_version(path))
     if preview is not None:
         meta["preview"] = dg.MetadataValue.md(preview)
     meta.update(extra)
@@ -71,9 +71,9 @@ def stage_metadata(result: StageResult, **extra) -> dict:
 
 
 @lru_cache(maxsize=64)
-def _preview(path: Path, size: tuple[int, int] | None, inode: int, mtime_ns: int) -> str | None:
-    """The thumbnail of one version of a file (inode and mtime name the version): a worker
-    records the project's shared stills in every segment run it renders."""
+def _preview(path: Path, size: tuple[int, int] | None, version: tuple) -> str | None:
+    """The thumbnail of one version of a file (`storage.file_version`): a worker records
+    the project's shared stills in every segment run it renders."""
     frame = _preview_frame(path, size)
     return None if frame is None else thumbnail_markdown(frame, caption=path.name,
                                                          max_side=THUMB_SIDE)

@@ -25,6 +25,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from vidpipe.errors import StageError
+from vidpipe.storage import file_version
 from vidpipe.timing import total_frames
 
 _TAIL_CHARS = 2000
@@ -278,25 +279,19 @@ def _count_audio_samples(path: Path, sample_rate: int) -> int:
     return n // 2
 
 
-# Probes by file identity. One clip is probed by the stage that wrote it, by the next stage,
-# by the take's QA and by its asset's metadata; each probe is two ffmpeg runs. The identity
-# (device, inode, size, mtime) survives the atomic rename into place, and any rewrite of the
-# file changes it.
+# Probes by file version (`storage.file_version`). One clip is probed by the stage that
+# wrote it, by the next stage, by the take's QA and by its asset's metadata; each probe is
+# two ffmpeg runs.
 _PROBED: collections.OrderedDict[tuple[int, int, int, int], VideoInfo] = (
     collections.OrderedDict())
 _PROBED_MAX = 256
-
-
-def _identity(path: Path) -> tuple[int, int, int, int]:
-    st = path.stat()
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def probe_video(path: str | Path) -> VideoInfo:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(path)
-    ident = _identity(path)
+    ident = file_version(path)
     hit = _PROBED.get(ident)
     if hit is not None:
         _PROBED.move_to_end(ident)
@@ -359,7 +354,7 @@ def _probe(path: Path) -> VideoInfo:
 
 
 def _video_size(path: Path) -> tuple[int, int]:
-    hit = _PROBED.get(_identity(path)) if path.is_file() else None
+    hit = _PROBED.get(file_version(path)) if path.is_file() else None
     if hit is not None:
         return hit.width, hit.height
     text = _ffmpeg_info(path)
