@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from vidpipe.project import SegmentationSettings
+from vidpipe.render.stills import READINGS
 
 REPO_FILES = ("dagster.yaml", "workspace.yaml")
 LONG_SEGMENTS = SegmentationSettings(min_s=6.0, max_s=16.0, target_s=12.0)
@@ -96,7 +97,7 @@ def _work_seconds(project) -> tuple[float, dict[str, float]]:
     for side in project.folder.rglob("*.key.json"):
         record = json.loads(side.read_text())
         stage = {"segments": "audio_analysis",  # the per-segment audio files
-                 "references": "segment_take",  # the take's QA readings of the photos
+                 "references": READINGS,  # the take's QA readings of the photos
                  }.get(side.parent.name, side.parent.name)
         if side.parent == project.folder:
             stage = "final_video"
@@ -266,7 +267,7 @@ def run_bench(quick: bool = False, keep: Path | None = None, repeat: int | None 
     tmp = Path(keep or tempfile.mkdtemp(prefix="vidpipe-bench-"))
     say(f"vidpipe bench on {tmp} ({'quick' if quick else 'full'})")
     stages = ["tryon_image", "person_matte", "depth_map", "composite", "motion_clip",
-              "lipsync_clip", "upscaled_clip", "segment_take", "final_video"]
+              "lipsync_clip", "upscaled_clip", "segment_take", READINGS, "final_video"]
     resolutions = [(1280, 720)] if quick else [(1280, 720), (1920, 1080)]
     repeat = repeat or (1 if quick else 3)
     samples = {}
