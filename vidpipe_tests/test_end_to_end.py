@@ -37,6 +37,16 @@ def _new_project(ws: Workspace, name: str, folder) -> None:
                                          output=OUTPUT))
 
 
+def _start_fork_server() -> None:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["vidpipe.render.warm"])  # as the segment workers do
+    child = ctx.Process(target=int)
+    child.start()
+    child.join()
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     root = tmp_path_factory.mktemp("ws")
@@ -47,9 +57,16 @@ def rendered(tmp_path_factory):
     shutil.copy(REPO / "dagster.yaml", root / "dagster.yaml")
     ws = Workspace(root)
     _new_project(ws, "e2e", tmp_path_factory.mktemp("inputs"))
-    with dg.DagsterInstance.from_config(str(root)) as instance:
-        report = render_project(ws, "e2e", instance, jobs=2)  # segments in 2 processes
-        yield ws, ws.project("e2e"), report, instance
+    with pytest.MonkeyPatch.context() as env:
+        # The fork server the segment workers come from is started under another
+        # workspace's DAGSTER_HOME, as in a process that renders several workspaces in
+        # turn (vidpipe eval, the bench): the workers must still write to this one.
+        env.setenv("DAGSTER_HOME", str(tmp_path_factory.mktemp("other-home")))
+        _start_fork_server()
+        env.setenv("DAGSTER_HOME", str(root))  # as vidpipe sets it; dagster.yaml reads it
+        with dg.DagsterInstance.from_config(str(root)) as instance:
+            report = render_project(ws, "e2e", instance, jobs=2)  # segments in 2 processes
+            yield ws, ws.project("e2e"), report, instance
 
 
 def test_render_delivers_h264_aac_with_exact_duration(rendered):

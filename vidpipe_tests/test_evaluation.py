@@ -69,7 +69,7 @@ def test_eval_renders_measures_and_records_bad_inputs(tmp_path, capsys):
     bad, good = rows
     assert bad["garment"] == "blank.png" and bad["status"] == "error"
     assert bad["error"].startswith("create: InputError") and "garment" in bad["error"]
-    assert good["status"] == "ok" and good["error"] == ""
+    assert good["status"] == "ok" and good["error"] == "", good["error"]
     assert float(good["audio_s"]) == pytest.approx(2.4, abs=0.05)
     assert int(good["segments"]) == 1
     assert float(good["render_s"]) > 0

@@ -8,6 +8,7 @@ shows, with the same lineage as runs started there.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,8 +72,13 @@ def _render_one(defs: dg.Definitions, name: str, segment: str, instance: dg.Dags
 _WORKER: dict = {}
 
 
-def _worker_init(ws_root: str, instance_ref, backends_spec: tuple[type, dict], events,
-                 tags, gemini_spec: tuple[type, dict] | None, gpu_pool: str | None) -> None:
+def _worker_init(environ: dict[str, str], ws_root: str, instance_ref,
+                 backends_spec: tuple[type, dict], events, tags,
+                 gemini_spec: tuple[type, dict] | None, gpu_pool: str | None) -> None:
+    # The fork server keeps the environment of the render that started it; this render's
+    # may differ (another workspace's DAGSTER_HOME, which dagster.yaml's storage reads).
+    os.environ.clear()
+    os.environ.update(environ)
     progress = QueueProgress(events) if events is not None else None
     cls, fields = backends_spec
     gemini = gemini_spec[0](**gemini_spec[1]) if gemini_spec else None
@@ -131,7 +137,7 @@ class SegmentWorkers:
         if self.events is not None:
             self._pumper = threading.Thread(target=self._pump, daemon=True)
             self._pumper.start()
-        initargs = (str(ws.root), instance.get_ref(), _resource_spec(backends), self.events,
+        initargs = (dict(os.environ), str(ws.root), instance.get_ref(), _resource_spec(backends), self.events,
                     tags, _resource_spec(gemini) if gemini else None, gpu_pool)
         self.pool: ProcessPoolExecutor | None = None
         self._stills = None
