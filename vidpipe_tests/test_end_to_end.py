@@ -281,3 +281,16 @@ def test_report_marks_only_what_was_made_ahead(rendered):
         assert ("made while the audio was analysed" in line) == (
             stage in report.stills_made_ahead), line
     assert "segment_take" in lines
+
+
+def test_project_assets_record_the_time_spent_in_vidpipe(rendered):
+    """The bench tells Dagster's time from vidpipe's by `work_seconds`; the project assets
+    record it as the segment stages do, covering at least the stage's own computation."""
+    _, _, report, instance = rendered
+    for key in ("audio_analysis", "scene_analysis", "memory_state", "final_video"):
+        record = next(r for r in instance.fetch_materializations(dg.AssetKey(key), limit=50)
+                      .records if r.run_id in report.run_ids)  # the first render's, not later
+        meta = record.asset_materialization.metadata
+        assert meta["work_seconds"].value > 0, key
+        if "stage_seconds" in meta and not meta["cached"].value:
+            assert meta["work_seconds"].value >= meta["stage_seconds"].value, key

@@ -2,11 +2,12 @@
 
 
 import json
+import time
 
 import dagster as dg
 
 from vidpipe.assets.bookkeeping import observe_memory
-from vidpipe.assets.metadata import stage_metadata
+from vidpipe.assets.metadata import stage_metadata, timed
 from vidpipe.brain.loop import analyze_scene
 from vidpipe.brain.state import build_state
 from vidpipe.brain.update import record_scene, stored_scene_reading
@@ -25,7 +26,7 @@ def audio_analysis(context: dg.AssetExecutionContext, workspace: WorkspaceResour
     """Speech decoded, voice activity found and cut into 3-8 s segments at pauses; registers
     one segment partition per segment."""
     project = workspace.project(context.partition_key)
-    result = steps.analyze_audio_step(project)
+    result, work = timed(steps.analyze_audio_step, project)
     analysis = steps.load_analysis(project)
     keys = [segment_key(s.index) for s in analysis.segments]
     context.instance.add_dynamic_partitions("segment", keys)
@@ -33,7 +34,7 @@ def audio_analysis(context: dg.AssetExecutionContext, workspace: WorkspaceResour
         f"| {segment_key(s.index)} | {s.start_s:.2f} | {s.end_s:.2f} | {s.n_frames} | "
         f"{s.speech_ratio:.0%} |" for s in analysis.segments)
     return dg.MaterializeResult(metadata=stage_metadata(
-        result, segments=len(keys), duration_s=round(analysis.duration_s, 3),
+        result, segments=len(keys), duration_s=round(analysis.duration_s, 3), work_seconds=work,
         segment_table=dg.MetadataValue.md(table)))
 
 
@@ -43,9 +44,9 @@ def scene_analysis(context: dg.AssetExecutionContext, workspace: WorkspaceResour
     """Light direction and colour, mood and camera framing of every scene the project uses
     (offline analyzer)."""
     project = workspace.project(context.partition_key)
-    results = steps.analyze_scenes_step(project)
+    results, work = timed(steps.analyze_scenes_step, project)
     first = next(iter(results.values()))
-    meta = stage_metadata(first, scenes=len(results))
+    meta = stage_metadata(first, scenes=len(results), work_seconds=work)
     meta["analysis"] = dg.MetadataValue.json(
         {rel: json.loads(r.path.read_text()) for rel, r in results.items()})
     return dg.MaterializeResult(metadata=meta)
@@ -57,6 +58,7 @@ def memory_state(context: dg.AssetExecutionContext, workspace: WorkspaceResource
                  gemini: GeminiResource):
     """The orchestrator's JSON memory: character, environment and the segment timeline with
     each segment's status."""
+    started = time.perf_counter()
     project = workspace.project(context.partition_key)
     analysis = steps.load_analysis(project)
     scenes = {rel: steps.scene_info(project, rel) for rel in steps.scene_paths(project)}
@@ -79,12 +81,14 @@ def memory_state(context: dg.AssetExecutionContext, workspace: WorkspaceResource
     observe_memory(context, project.name, state, "refreshed from analyses")
     from vidpipe.media.images import load_image
 
+    preview = thumbnail_markdown(load_image(project.path(project.spec.inputs.person)), "person")
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(project.memory_path)),
         "state": dg.MetadataValue.json(state.model_dump(mode="json")),
         **{f"segments_{k}": v for k, v in state.counts().items()},
         **gemini.describe(),
         "planner_calls": dg.MetadataValue.json(calls),
-        "preview": dg.MetadataValue.md(thumbnail_markdown(
-            load_image(project.path(project.spec.inputs.person)), "person")),
+        "preview": dg.MetadataValue.md(preview),
+        # the brain's work, as the stages record theirs (see metadata.timed)
+        "work_seconds": round(time.perf_counter() - started, 3),
     })

@@ -4,7 +4,7 @@
 import dagster as dg
 
 from vidpipe.assets.analysis import audio_analysis, memory_state
-from vidpipe.assets.metadata import stage_metadata
+from vidpipe.assets.metadata import stage_metadata, timed
 from vidpipe.assets.review import segment_take
 from vidpipe.partitions import BY_PROJECT, project_partitions
 from vidpipe.plan import CODE_VERSIONS
@@ -19,5 +19,5 @@ from vidpipe.resources.workspace import WorkspaceResource
 def final_video(context: dg.AssetExecutionContext, workspace: WorkspaceResource):
     """H.264/AAC MP4 of the whole recording; its duration equals the audio's within a frame."""
     project = workspace.project(context.partition_key)
-    result = steps.final_step(project)
-    return dg.MaterializeResult(metadata=stage_metadata(result))
+    result, work = timed(steps.final_step, project)
+    return dg.MaterializeResult(metadata=stage_metadata(result, work_seconds=work))

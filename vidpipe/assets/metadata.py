@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -77,3 +78,12 @@ def _preview(path: Path, size: tuple[int, int] | None, version: tuple) -> str | 
     frame = _preview_frame(path, size)
     return None if frame is None else thumbnail_markdown(frame, caption=path.name,
                                                          max_side=THUMB_SIDE)
+
+
+def timed(step, *args):
+    """`step(*args)` and its wall seconds. Assets record them as `work_seconds`, as the
+    segment stages do, so that the time a run spends in vidpipe's code (imports and cache
+    reads included) can be told from the time it spends in Dagster."""
+    started = time.perf_counter()
+    result = step(*args)
+    return result, round(time.perf_counter() - started, 3)
