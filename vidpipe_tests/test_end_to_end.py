@@ -291,6 +291,8 @@ def test_project_assets_record_the_time_spent_in_vidpipe(rendered):
         record = next(r for r in instance.fetch_materializations(dg.AssetKey(key), limit=50)
                       .records if r.run_id in report.run_ids)  # the first render's, not later
         meta = record.asset_materialization.metadata
-        assert meta["work_seconds"].value > 0, key
-        if "stage_seconds" in meta and not meta["cached"].value:
-            assert meta["work_seconds"].value >= meta["stage_seconds"].value, key
+        work = meta["work_seconds"].value
+        if "cached" not in meta:  # memory_state: the brain's update, always done
+            assert work > 0, key
+        elif not meta["cached"].value:  # a cache read may take well under a millisecond
+            assert work >= meta["stage_seconds"].value > 0, key
