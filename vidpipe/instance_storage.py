@@ -141,46 +141,34 @@ class KeptEngineSqliteEventLogStorage(SqliteEventLogStorage):
         self._engines.clear()
 
 
-class KeptEngineSqliteRunStorage(SqliteRunStorage):
+class _OneKeptEngine:
+    """For Dagster's single-file SQLite storages (runs, schedules): `connect` on one kept
+    engine. Dagster's `from_config_value` names its own class, so it is restated here."""
+
+    def __init__(self, conn_string: str, inst_data: ConfigurableClassData | None = None):
+        self._engines = EngineCache(limit=1)
+        super().__init__(conn_string, inst_data=inst_data)
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value):
+        return cls.from_local(inst_data=inst_data, **config_value)
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with _transaction(self._engines.get(self._conn_string)) as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        super().dispose()
+        self._engines.clear()
+
+
+class KeptEngineSqliteRunStorage(_OneKeptEngine, SqliteRunStorage):
     """Runs table in history/runs.db, as in Dagster."""
 
-    def __init__(self, conn_string: str, inst_data: ConfigurableClassData | None = None):
-        self._engines = EngineCache(limit=1)
-        super().__init__(conn_string, inst_data=inst_data)
 
-    @classmethod
-    def from_config_value(cls, inst_data, config_value):
-        return cls.from_local(inst_data=inst_data, **config_value)
-
-    @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        with _transaction(self._engines.get(self._conn_string)) as conn:
-            yield conn
-
-    def dispose(self) -> None:
-        super().dispose()
-        self._engines.clear()
-
-
-class KeptEngineSqliteScheduleStorage(SqliteScheduleStorage):
+class KeptEngineSqliteScheduleStorage(_OneKeptEngine, SqliteScheduleStorage):
     """Schedules, sensors and their ticks in schedules/schedules.db, as in Dagster."""
-
-    def __init__(self, conn_string: str, inst_data: ConfigurableClassData | None = None):
-        self._engines = EngineCache(limit=1)
-        super().__init__(conn_string, inst_data=inst_data)
-
-    @classmethod
-    def from_config_value(cls, inst_data, config_value):
-        return cls.from_local(inst_data=inst_data, **config_value)
-
-    @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        with _transaction(self._engines.get(self._conn_string)) as conn:
-            yield conn
-
-    def dispose(self) -> None:
-        super().dispose()
-        self._engines.clear()
 
 
 class SqliteStorage(DagsterSqliteStorage):
