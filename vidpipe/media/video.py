@@ -115,6 +115,7 @@ class ClipWriter:
         self.vf = vf
         self.extra_args = list(extra_args)
         self.frames_written = 0
+        self._first: np.ndarray | None = None  # a small copy of frame 0, for thumbnails
         self._proc: subprocess.Popen | None = None
         self._tmp: Path | None = None
         self._stderr: _StderrTail | None = None
@@ -156,6 +157,8 @@ class ClipWriter:
         if frame.dtype != np.uint8 or frame.shape != (h, w, 3):
             raise ValueError(f"expected a {h}x{w}x3 uint8 RGB frame, got {frame.shape} "
                              f"{frame.dtype}")
+        if self.frames_written == 0:
+            self._first = _small_copy(frame)
         if self.even_size != self.size:
             frame = np.pad(frame, ((0, self.even_size[1] - h), (0, self.even_size[0] - w),
                                    (0, 0)), mode="edge")
@@ -187,7 +190,25 @@ class ClipWriter:
         os.replace(self._tmp, self.path)
         self._proc = None
         self._tmp = None
+        self._remember_written()
         return self.path
+
+    def _remember_written(self) -> None:
+        """What this writer knows of its file, so that the next stage and the asset's
+        metadata need not run ffmpeg twice to learn it. The facts are those `probe_video`
+        reads (ffmpeg prints rates to 2 decimals and durations rounded to 1/100 s); with a
+        `vf` chain the size and count are the filter's, so the file is probed instead."""
+        version = file_version(self.path)
+        if self._first is not None:
+            _remember(_FIRST_FRAMES, version, self._first)
+        if self.vf is None:
+            fps = float(f"{self.fps:.2f}")
+            n = self.frames_written
+            w, h = self.even_size
+            _remember(_PROBED, version, VideoInfo(
+                width=w, height=h, fps=fps, n_frames=n, duration_s=n / fps,
+                container_duration_s=int(n / self.fps * 100 + 0.5) / 100,
+                video_codec="h264", pix_fmt="yuv420p"))
 
     def abort(self) -> None:
         """Kill ffmpeg and remove the partial output."""
@@ -281,10 +302,45 @@ def _count_audio_samples(path: Path, sample_rate: int) -> int:
 
 # Probes by file version (`storage.file_version`). One clip is probed by the stage that
 # wrote it, by the next stage, by the take's QA and by its asset's metadata; each probe is
-# two ffmpeg runs.
+# two ffmpeg runs. Clips this process wrote (ClipWriter) or copied (`copy_clip`) are known
+# without one.
 _PROBED: collections.OrderedDict[tuple[int, int, int, int], VideoInfo] = (
     collections.OrderedDict())
 _PROBED_MAX = 256
+# The first frame of clips this process wrote, downscaled, for thumbnails.
+_FIRST_FRAMES: collections.OrderedDict[tuple[int, int, int, int], np.ndarray] = (
+    collections.OrderedDict())
+_FIRST_SIDE = 320
+
+
+def _remember(cache: collections.OrderedDict, version: tuple, value) -> None:
+    cache[version] = value
+    cache.move_to_end(version)
+    while len(cache) > _PROBED_MAX:
+        cache.popitem(last=False)
+
+
+def _small_copy(frame: np.ndarray) -> np.ndarray:
+    h, w = frame.shape[:2]
+    k = min(1.0, _FIRST_SIDE / max(w, h))
+    if k >= 1.0:
+        return frame.copy()
+    return cv2.resize(frame, (max(1, round(w * k)), max(1, round(h * k))),
+                      interpolation=cv2.INTER_AREA)
+
+
+def copy_clip(src: str | Path, dst: str | Path) -> Path:
+    """Copy a clip; what is known of `src` (probe, first frame) is known of the copy."""
+    import shutil
+
+    src, dst = Path(src), Path(dst)
+    shutil.copyfile(src, dst)
+    old, new = file_version(src), file_version(dst)
+    if old in _PROBED:
+        _remember(_PROBED, new, _PROBED[old].model_copy())
+    if old in _FIRST_FRAMES:
+        _remember(_FIRST_FRAMES, new, _FIRST_FRAMES[old])
+    return dst
 
 
 def probe_video(path: str | Path) -> VideoInfo:
@@ -297,9 +353,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         _PROBED.move_to_end(ident)
         return hit.model_copy()
     info = _probe(path)
-    _PROBED[ident] = info.model_copy()
-    while len(_PROBED) > _PROBED_MAX:
-        _PROBED.popitem(last=False)
+    _remember(_PROBED, ident, info.model_copy())
     return info
 
 
@@ -369,9 +423,13 @@ def _video_size(path: Path) -> tuple[int, int]:
 
 
 def first_frame(path: str | Path, size: tuple[int, int]) -> np.ndarray:
-    """The first frame, scaled by ffmpeg to `size` (w, h): one call, nothing else decoded,
-    for thumbnails of clips whose size the caller already knows."""
+    """The first frame scaled to `size` (w, h), for thumbnails of clips whose size the
+    caller already knows. For a clip this process wrote it is the frame that was encoded
+    (no ffmpeg run); otherwise ffmpeg decodes that one frame and nothing else."""
     w, h = int(size[0]), int(size[1])
+    small = _FIRST_FRAMES.get(file_version(path)) if Path(path).is_file() else None
+    if small is not None and abs(small.shape[1] / small.shape[0] - w / h) < 0.02 * w / h:
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_AREA)
     proc = _run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path),
                  "-map", "0:v:0", "-frames:v", "1", "-vf", f"scale={w}:{h}:flags=area",
                  "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"], f"reading a frame of {path}")

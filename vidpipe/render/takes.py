@@ -9,7 +9,6 @@ none is built from another attempt's frames.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from vidpipe.brain.update import (attempt_recorder, record_planning, save_outcom
                                   stored_scene_reading)
 from vidpipe.cache import StageResult, produce
 from vidpipe.media.features import FrameFeatures
+from vidpipe.media.video import copy_clip
 from vidpipe.memory import MemoryStore
 from vidpipe.plan import SegmentPlan
 from vidpipe.project import Project
@@ -192,7 +192,7 @@ def take_step(project: Project, plan: SegmentPlan, backend: RenderBackend, plann
             return RenderOutcome(qa=qa, frames=frames, outputs={"take": str(clip)})
 
         def keep(best) -> None:
-            shutil.copyfile(best.outputs["take"], tmp)
+            copy_clip(best.outputs["take"], tmp)
 
         outcome = run_segment(planner, state, planning, render, config=config,
                               record=attempt_recorder(store, plan.segment), keep=keep)

@@ -12,7 +12,7 @@ import soundfile as sf
 
 from vidpipe.errors import StageError
 from vidpipe.media.video import (ClipWriter, FFmpegError, concat_with_audio, contact_sheet,
-                                 first_frame, iter_frames, probe_video, thumbnail_png)
+                                 copy_clip, first_frame, iter_frames, probe_video, thumbnail_png)
 
 W, H, FPS = 160, 90, 25
 
@@ -168,15 +168,32 @@ def test_thumbnail_and_contact_sheet():
     assert sheet[H + 2 + 10, W + 2 + 10, 0] == _frame(4)[10, 10, 0]
 
 
+def _forget_written(video) -> None:
+    """As if the clips had been written by another process."""
+    video._PROBED.clear()
+    video._FIRST_FRAMES.clear()
+
+
+def _count_ffmpeg_runs(monkeypatch) -> list:
+    import vidpipe.media.video as video
+
+    calls = []
+    for name in ("_ffmpeg_info", "_run"):
+        real = getattr(video, name)
+        monkeypatch.setattr(video, name, lambda *a, _real=real: calls.append(a) or _real(*a))
+    return calls
+
+
 def test_probe_is_remembered_across_the_rename_and_forgotten_on_rewrite(tmp_path, monkeypatch):
     """A clip is probed by the stage that wrote it, the next stage, the QA and the metadata:
     ffmpeg runs once per file; the atomic rename keeps the file, a rewrite is a new one."""
     import vidpipe.media.video as video
 
+    tmp = _write(tmp_path / "clip.tmp.mp4", 12)
+    _forget_written(video)
     calls = []
     real = video._ffmpeg_info
     monkeypatch.setattr(video, "_ffmpeg_info", lambda p: calls.append(p) or real(p))
-    tmp = _write(tmp_path / "clip.tmp.mp4", 12)
     first = probe_video(tmp)
     final = tmp_path / "clip.mp4"
     tmp.rename(final)
@@ -186,4 +203,48 @@ def test_probe_is_remembered_across_the_rename_and_forgotten_on_rewrite(tmp_path
     assert probe_video(final).n_frames == 12 and len(calls) == 1
     assert first_frame(final, (W, H)).shape == (H, W, 3) and len(calls) == 1
     _write(tmp_path / "new.mp4", 20).replace(final)
+    _forget_written(video)
     assert probe_video(final).n_frames == 20 and len(calls) == 2
+
+
+@pytest.mark.parametrize("fps, n, size, crf", [
+    (25, 139, (640, 360), 0), (25, 76, (1280, 720), 12), (24, 50, (101, 77), 12),
+    (30000 / 1001, 61, (320, 240), 0), (12.5, 13, (64, 64), 12), (30, 1, (64, 48), 23),
+    (29.97, 45, (64, 48), 12)])
+def test_a_written_clip_is_known_as_ffmpeg_would_probe_it(tmp_path, monkeypatch, fps, n, size,
+                                                          crf):
+    """The writer knows what it encoded; what it remembers must be exactly what probing the
+    file says (ffmpeg's rounding of rates and durations included), or the next stage and
+    the metadata would see another clip than a fresh process does."""
+    import vidpipe.media.video as video
+
+    path = tmp_path / "c.mp4"
+    with ClipWriter(path, size, fps, crf=crf) as w:
+        for i in range(n):
+            w.write(_frame(i, *size))
+    calls = _count_ffmpeg_runs(monkeypatch)
+    known = probe_video(path)
+    thumb = first_frame(path, (size[0] // 2 * 2, size[1] // 2 * 2))
+    assert calls == []
+    assert known == video._probe(path)
+    decoded = next(iter_frames(path))[: size[1], : size[0]]
+    ref = cv2.resize(decoded, thumb.shape[1::-1], interpolation=cv2.INTER_AREA)
+    assert np.abs(thumb.astype(int) - ref.astype(int)).mean() < 4
+
+
+def test_a_filtered_clip_is_probed_and_a_copy_is_known(tmp_path, monkeypatch):
+    """With a `vf` chain the writer does not know the output size: the file is probed. A
+    copy (a segment's take) is known as its source is."""
+    path = tmp_path / "big.mp4"
+    with ClipWriter(path, (W, H), FPS, vf="scale=320:180") as w:
+        for i in range(9):
+            w.write(_frame(i))
+    calls = _count_ffmpeg_runs(monkeypatch)
+    info = probe_video(path)
+    assert (info.width, info.height, info.n_frames) == (320, 180, 9) and len(calls) == 2
+    copy = copy_clip(path, tmp_path / "take.mp4")
+    assert probe_video(copy) == info and len(calls) == 2
+    # the kept first frame is the one handed to ffmpeg, before the filter: right aspect
+    assert first_frame(copy, (64, 36)).shape == (36, 64, 3) and len(calls) == 2
+    # a size of another aspect than the kept frame's is decoded from the file
+    assert first_frame(copy, (64, 64)).shape == (64, 64, 3) and len(calls) == 3
