@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vidpipe.render.easing import smoothstep
+
 EDGE_RAMP_S = 0.6  # seconds over which a retry's change fades in after a join and out before
 
 
@@ -22,9 +24,7 @@ def edge_weight(n_frames: int, fps: float, ramp_s: float = EDGE_RAMP_S) -> np.nd
         return np.zeros(0)
     i = np.arange(n_frames, dtype=np.float64)
     ramp = max(1.0, ramp_s * fps)
-    d = np.minimum(i, n_frames - 1 - i) / ramp
-    x = np.clip(d, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
+    return smoothstep(np.minimum(i, n_frames - 1 - i) / ramp)
 
 
 def blend_inside(base: np.ndarray, variant: np.ndarray, fps: float) -> np.ndarray:

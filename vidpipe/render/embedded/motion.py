@@ -28,6 +28,7 @@ import numpy as np
 
 from vidpipe.media.features import FrameFeatures
 from vidpipe.media.video import ClipWriter
+from vidpipe.render.easing import smoothstep
 from vidpipe.render.embedded import landmarks as lm
 from vidpipe.render.embedded.layers import SHADOW_STRENGTH, CompositeLayers, compose
 
@@ -114,11 +115,6 @@ def _smooth_noise(seed: int, channel: int, t: np.ndarray, f_lo: float = 0.12,
     s = (amps[:, None] * np.sin(2 * np.pi * freqs[:, None] * t[None, :] + phases[:, None])).sum(0)
     s /= amps.sum()
     return (np.tanh(2.2 * s) / np.tanh(2.2)).astype(np.float64)
-
-
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
 
 
 def motion_params(features: FrameFeatures, rig: Rig, seed: int, join_seed: int | None = None
@@ -372,12 +368,12 @@ class MotionRenderer:
         cy = r.chin[1]
         span = max(2.0, r.shoulder_y - cy)
         t = (yy - cy) / span
-        wy = 1.0 - _smoothstep(t)
-        narrow = _smoothstep((yy - cy + 0.1 * s) / (0.4 * s))
+        wy = 1.0 - smoothstep(t)
+        narrow = smoothstep((yy - cy + 0.1 * s) / (0.4 * s))
         hx = np.exp(-(((xx - r.neck_x) / (0.6 * s)) ** 2))
         wh = (wy * ((1.0 - narrow) + narrow * hx)).astype(np.float32)
         # Torso weight: 0 at the base (anchor), 1 at the shoulders and above.
-        wt = _smoothstep((r.base[1] - yy) / max(2.0, r.base[1] - r.shoulder_y)).astype(np.float32)
+        wt = smoothstep((r.base[1] - yy) / max(2.0, r.base[1] - r.shoulder_y)).astype(np.float32)
         self.Wh, self.Wt = wh, wt
         self.WhX, self.WhY = wh * xx, wh * yy
         self.bg_roi = np.ascontiguousarray(self.background[self.roi])
