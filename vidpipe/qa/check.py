@@ -18,10 +18,21 @@ def _fail(metric, segment, value, bound, blocking, what) -> Failure:
                    blocking=blocking, message=f"{where}: {what}")
 
 
+def enough_speech(s: SegmentQA, b: QABounds) -> bool:
+    """Lip-sync and A/V offset say something only over enough speech."""
+    return s.speech_frames >= b.min_speech_frames
+
+
+def enough_silence(s: SegmentQA, b: QABounds) -> bool:
+    """The share of silent frames with the mouth closed, only over enough silence: over one
+    silent frame (a recording that never pauses) it is 0 or 1 by chance."""
+    return s.silent_frames >= b.min_silent_frames
+
+
 def _check_segment(s: SegmentQA, b: QABounds) -> list[Failure]:
     out: list[Failure] = []
     k = s.key
-    speech = s.speech_frames >= b.min_speech_frames
+    speech = enough_speech(s, b)
     if speech and b.lipsync_corr_min is not None and s.lipsync_corr is not None \
             and s.lipsync_corr < b.lipsync_corr_min:
         out.append(_fail("lipsync_corr", k, s.lipsync_corr, b.lipsync_corr_min, True,
@@ -32,7 +43,7 @@ def _check_segment(s: SegmentQA, b: QABounds) -> list[Failure]:
         out.append(_fail("av_offset", k, s.av_offset, b.av_offset_max, True,
                          f"mouth is {s.av_offset:+d} frames off the sound "
                          f"(allowed +-{b.av_offset_max})"))
-    if s.silent_frames >= b.min_silent_frames and b.silent_closed_min is not None \
+    if enough_silence(s, b) and b.silent_closed_min is not None \
             and s.silent_closed is not None and s.silent_closed < b.silent_closed_min:
         out.append(_fail("silent_closed", k, s.silent_closed, b.silent_closed_min, True,
                          f"mouth closed in {s.silent_closed:.0%} of silent frames "

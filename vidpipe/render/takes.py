@@ -25,6 +25,8 @@ from vidpipe.media.video import copy_clip
 from vidpipe.memory import MemoryStore
 from vidpipe.plan import SegmentPlan
 from vidpipe.project import Project
+from vidpipe.qa.check import enough_silence, enough_speech
+from vidpipe.qa.models import QABounds, SegmentQA
 from vidpipe.render import steps
 from vidpipe.render.base import RenderBackend, StageFacts
 from vidpipe.seeds import derive_seed
@@ -147,12 +149,22 @@ def measure_clip(project: Project, plan: SegmentPlan, clip: Path, *, keep_frames
                          audio_duration_s=plan.n_frames / project.spec.output.fps,
                          sample_every_s=2.0, references=qa_references(project, plan),
                          frame_hook=keep, garment_on_frames=False)
-    s = qa.segments[0]
-    names = {"lipsync_corr": s.lipsync_corr, "mouth_closed_silence": s.silent_closed,
-             "av_offset_frames": s.av_offset, "identity_distance": s.identity_mean,
-             "garment_delta_e": qa.garment_delta_e_tryon, "background_psnr": s.background_psnr}
-    scores = {k: float(v) for k, v in names.items() if v is not None}
-    return scores, [kept[i] for i in sorted(kept)]
+    return loop_scores(qa.segments[0], qa.garment_delta_e_tryon, project.spec.qa), \
+        [kept[i] for i in sorted(kept)]
+
+
+def loop_scores(s: SegmentQA, garment_delta_e_tryon: float | None, bounds: QABounds
+                ) -> dict[str, float]:
+    """A segment's QA under the loop's metric names, leaving out what `vidpipe qa` would not
+    hold it to either (lip-sync without enough speech, the closed mouth without enough
+    silence): a segment must not be rendered again over a score that means nothing."""
+    speech, silence = enough_speech(s, bounds), enough_silence(s, bounds)
+    names = {"lipsync_corr": s.lipsync_corr if speech else None,
+             "mouth_closed_silence": s.silent_closed if silence else None,
+             "av_offset_frames": s.av_offset if speech else None,
+             "identity_distance": s.identity_mean,
+             "garment_delta_e": garment_delta_e_tryon, "background_psnr": s.background_psnr}
+    return {k: float(v) for k, v in names.items() if v is not None}
 
 
 def take_step(project: Project, plan: SegmentPlan, backend: RenderBackend, planner

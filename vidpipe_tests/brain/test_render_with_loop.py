@@ -66,7 +66,10 @@ def test_failed_evaluation_is_retried_and_the_best_take_kept(workspace, instance
         output=OutputSettings(width=640, height=360, fps=25)))
     # At 640x360 the face is ~50 px wide: dlib identity and the mouth meter read noisier
     # than at 720p, so this small test project sets looser bounds (they are configuration).
-    project.spec.qa = QABounds(identity_max=0.6, lipsync_corr_min=0.4)
+    # Measured on this project from one attempt to the next: identity 0.45-0.52, lip-sync r
+    # 0.29-0.50, mouth closed in silence 0.36-1.0 (at 720p all 9 samples with silence read
+    # 100 %). What is under test is the loop; the blank take fails on its frames.
+    project.spec.qa = QABounds(identity_max=0.6, lipsync_corr_min=0.2, silent_closed_min=0.3)
     project.save()
     broken = attempt_seed(project.spec.seed, "s0001", 1)
     steps.analyze_audio_step(project)  # where segment 1 starts

@@ -29,6 +29,7 @@ import numpy as np
 
 from vidpipe.media.features import FrameFeatures
 from vidpipe.media.video import ClipWriter, iter_frames, probe_video
+from vidpipe.render.easing import smoothstep
 from vidpipe.render.embedded import landmarks as lm
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,12 @@ CLOSED_EPS = 0.02  # below this mouth_open the frame is left untouched
 UPPER_INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308]
 LOWER_INNER = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308]
 CROP_PX = 256  # the face crop is resampled to this size for the tracker
+# Lips already apart in the photo (a smile showing teeth) open at least this share of the
+# full opening further, whatever their gap. At 0.4 an open smile (gap ~0.28 of the mouth
+# width, person 00121) moved by 2-3 px in the motion clip and its lip-sync r was 0.60-0.66
+# on the radio sample; at 0.5 it is 0.71-0.76 (`vidpipe eval`), and closed-lip faces
+# (which open by the full amount) do not change.
+SMILE_OPEN = 0.5
 # Rounding (o/u/w): at rounding = 1 the mouth corners move in by about a quarter of the mouth
 # width, the lips close in over 30 % of the opening's height (a smaller opening, not only a
 # narrower one) and look 15 % fuller (pushed forward), and the opening spans the middle 70 %
@@ -65,11 +72,6 @@ class LipsyncResult:
     @property
     def fps_rendered(self) -> float:
         return self.n_frames / self.render_s if self.render_s > 0 else 0.0
-
-
-def _smoothstep(x):
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,7 +225,7 @@ def _squeeze(u: np.ndarray, v: np.ndarray, m: MouthFrame, rounding: float) -> np
     gu = np.exp(-0.5 * (du / (0.55 * w)) ** 2)
     gv = np.exp(-0.5 * (v / np.where(v < 0, 0.3 * w, 0.5 * w)) ** 2)
     # Tapers to exactly zero at the warped region's edges (|u| = 1.7 w, v = -0.8 w).
-    edge = _smoothstep((1.7 * w - np.abs(u)) / (0.4 * w)) * _smoothstep((v + 0.8 * w) / (0.3 * w))
+    edge = smoothstep((1.7 * w - np.abs(u)) / (0.4 * w)) * smoothstep((v + 0.8 * w) / (0.3 * w))
     return m.u_c + du * (1.0 + ROUND_NARROW * rounding * gu * gv * edge)
 
 
@@ -245,7 +247,7 @@ def _purse(v: np.ndarray, top: np.ndarray, bot: np.ndarray, m: MouthFrame,
     a1 = alpha * hgt  # the inner lip edge, pursed
     a2 = a1 + lip * (1.0 + beta)  # the outer lip edge, pursed
     shift = a2 - (hgt + lip)
-    fade = 1.0 - _smoothstep((ay - a2) / (0.35 * m.width))
+    fade = 1.0 - smoothstep((ay - a2) / (0.35 * m.width))
     x = np.where(ay <= a1, ay, np.where(ay <= a2, hgt + (ay - a1) / (1.0 + beta),
                                         ay - shift * fade))
     return c + side * x
@@ -273,7 +275,7 @@ def open_mouth(frame: np.ndarray, pts: np.ndarray, amount: float,
     h, w = frame.shape[:2]
     full = OPEN_FRAC * m.width
     gap0 = max(0.0, m.gap)
-    d = amount * max(full - gap0, 0.4 * full) if amount >= CLOSED_EPS else 0.0
+    d = amount * max(full - gap0, SMILE_OPEN * full) if amount >= CLOSED_EPS else 0.0
     if d < 0.3:  # extra opening at the centre
         d = 0.0
         if rounding < ROUND_EPS:
@@ -311,7 +313,7 @@ def open_mouth(frame: np.ndarray, pts: np.ndarray, amount: float,
     new_top, new_bot = mid - lift, mid + a  # the newly revealed band
     if rounding >= ROUND_EPS:
         du = (u - m.u_c) / (0.55 * m.width)
-        edge = _smoothstep((1.7 * m.width - np.abs(u)) / (0.4 * m.width))
+        edge = smoothstep((1.7 * m.width - np.abs(u)) / (0.4 * m.width))
         v = _purse(v, top, bot, m, rounding * np.exp(-0.5 * du * du) * edge)
 
     # Backward map along the face's vertical axis (u is unchanged).
@@ -321,10 +323,10 @@ def open_mouth(frame: np.ndarray, pts: np.ndarray, amount: float,
     lower = v - a
     src_v = np.where(lower >= mid, lower, src_v)
     below = v > bot
-    t = _smoothstep((v - bot) / max(1.0, 0.6 * (chin_v - float(np.interp(m.u_c, m.lower_u,
+    t = smoothstep((v - bot) / max(1.0, 0.6 * (chin_v - float(np.interp(m.u_c, m.lower_u,
                                                                           m.lower_v)))))
     drop = a + (jaw - a) * t
-    fall = 1.0 - _smoothstep((v - (chin_v + 1.1 * d)) / (0.7 * chin_v))
+    fall = 1.0 - smoothstep((v - (chin_v + 1.1 * d)) / (0.7 * chin_v))
     src_v = np.where(below, v - drop * fall, src_v)
 
     mapx = (m.origin[0] + u * m.ex[0] + src_v * m.ey[0]).astype(np.float32)
@@ -347,11 +349,11 @@ def open_mouth(frame: np.ndarray, pts: np.ndarray, amount: float,
             rim = np.exp(-((np.minimum(v - top, bot - v)) / 1.2) ** 2)[..., None]
             col = col + (0.45 * lip_rgb - col) * 0.5 * rim
         # Tongue low in the mouth.
-        tongue = (0.5 * _smoothstep((yn - 0.55) / 0.35) * np.clip(1 - xn * xn, 0, 1))[..., None]
+        tongue = (0.5 * smoothstep((yn - 0.55) / 0.35) * np.clip(1 - xn * xn, 0, 1))[..., None]
         col = col + (np.array([145, 62, 66], np.float32) - col) * tongue
         # Upper teeth: a pale band under the upper lip when the mouth is wide open (only if
         # the photo shows no interior of its own, whose teeth then move with the lips).
-        teeth_a = float(_smoothstep((amount - 0.35) / 0.4)) * float(
+        teeth_a = float(smoothstep((amount - 0.35) / 0.4)) * float(
             np.clip(1.0 - gap0 / (0.08 * m.width), 0.0, 1.0))
         if teeth_a > 0:
             band = max(0.9, min(0.14 * m.width, 0.3 * float(span.max())))
