@@ -2,7 +2,8 @@
 
 Everything streams through pipes: frames are written to / read from ffmpeg one at a time,
 so memory stays constant whatever the clip length. There is no ffprobe in this environment;
-`probe_video` parses `ffmpeg -i` and counts frames exactly with a stream-copy pass.
+`probe_video` parses ffmpeg's description of the input and counts frames exactly with a
+stream-copy pass, in one ffmpeg run.
 
 Outputs are written to a hidden temporary file next to the target and renamed into place
 only when ffmpeg succeeded, so a failed or interrupted write never leaves a (partial) file.
@@ -273,14 +274,22 @@ def _ffmpeg_info(path: Path) -> str:
     return proc.stderr.decode("utf-8", "replace")
 
 
-def _count_packets(path: Path, stream: str) -> int:
-    proc = _run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", stream,
-                 "-c", "copy", "-f", "null", "-", "-nostats", "-progress", "pipe:1"],
-                f"counting frames of {path}")
+def _info_and_frames(path: Path) -> tuple[str, int | None]:
+    """ffmpeg's description of the file, and its video frames counted exactly by a
+    stream-copy pass: one ffmpeg run for both (None when there is no video stream)."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path),
+                           "-map", "0:v:0?", "-c", "copy", "-f", "null", "-", "-nostats",
+                           "-progress", "pipe:1"],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+    text = proc.stderr.decode("utf-8", "replace")
+    if not re.search(r"Stream #\d+:\d+\S*: Video: ", text):
+        return text, None
     frames = re.findall(rb"^frame=(\d+)", proc.stdout, re.M)
-    if not frames:
-        raise FFmpegError(f"could not count frames of {path}: {_tail(proc.stderr)}")
-    return int(frames[-1])
+    if proc.returncode != 0 or not frames:
+        raise FFmpegError(f"could not count frames of {path} (exit {proc.returncode}): "
+                          f"{_tail(text)}")
+    return text, int(frames[-1])
 
 
 def _count_audio_samples(path: Path, sample_rate: int) -> int:
@@ -358,9 +367,9 @@ def probe_video(path: str | Path) -> VideoInfo:
 
 
 def _probe(path: Path) -> VideoInfo:
-    text = _ffmpeg_info(path)
+    text, n_frames = _info_and_frames(path)
     vline = re.search(r"Stream #\d+:\d+\S*: Video: (.*)", text)
-    if vline is None:
+    if vline is None or n_frames is None:
         raise FFmpegError(f"no video stream in {path}: {_tail(text, 600)}")
     fields = _split_top(vline.group(1))
     codec = fields[0].split()[0]
@@ -384,7 +393,6 @@ def _probe(path: Path) -> VideoInfo:
     dur = re.search(r"Duration: (\d+):(\d+):([\d.]+)", text)
     container = (int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3))
                  if dur else None)
-    n_frames = _count_packets(path, "0:v:0")
 
     audio_codec = sample_rate = audio_dur = None
     aline = re.search(r"Stream #\d+:\d+\S*: Audio: (.*)", text)

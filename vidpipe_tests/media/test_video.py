@@ -178,7 +178,7 @@ def _count_ffmpeg_runs(monkeypatch) -> list:
     import vidpipe.media.video as video
 
     calls = []
-    for name in ("_ffmpeg_info", "_run"):
+    for name in ("_ffmpeg_info", "_info_and_frames", "_run"):
         real = getattr(video, name)
         monkeypatch.setattr(video, name, lambda *a, _real=real: calls.append(a) or _real(*a))
     return calls
@@ -192,8 +192,8 @@ def test_probe_is_remembered_across_the_rename_and_forgotten_on_rewrite(tmp_path
     tmp = _write(tmp_path / "clip.tmp.mp4", 12)
     _forget_written(video)
     calls = []
-    real = video._ffmpeg_info
-    monkeypatch.setattr(video, "_ffmpeg_info", lambda p: calls.append(p) or real(p))
+    real = video._info_and_frames
+    monkeypatch.setattr(video, "_info_and_frames", lambda p: calls.append(p) or real(p))
     first = probe_video(tmp)
     final = tmp_path / "clip.mp4"
     tmp.rename(final)
@@ -241,10 +241,26 @@ def test_a_filtered_clip_is_probed_and_a_copy_is_known(tmp_path, monkeypatch):
             w.write(_frame(i))
     calls = _count_ffmpeg_runs(monkeypatch)
     info = probe_video(path)
-    assert (info.width, info.height, info.n_frames) == (320, 180, 9) and len(calls) == 2
+    assert (info.width, info.height, info.n_frames) == (320, 180, 9) and len(calls) == 1
     copy = copy_clip(path, tmp_path / "take.mp4")
-    assert probe_video(copy) == info and len(calls) == 2
+    assert probe_video(copy) == info and len(calls) == 1
     # the kept first frame is the one handed to ffmpeg, before the filter: right aspect
-    assert first_frame(copy, (64, 36)).shape == (36, 64, 3) and len(calls) == 2
+    assert first_frame(copy, (64, 36)).shape == (36, 64, 3) and len(calls) == 1
     # a size of another aspect than the kept frame's is decoded from the file
-    assert first_frame(copy, (64, 64)).shape == (64, 64, 3) and len(calls) == 3
+    assert first_frame(copy, (64, 64)).shape == (64, 64, 3) and len(calls) == 2
+
+
+def test_probing_what_is_not_a_video_says_so(tmp_path):
+    """One ffmpeg run describes the file and counts its frames; without a video stream the
+    error says that, with the file's name."""
+    wav = _wav(tmp_path / "speech.wav", 0.5)
+    with pytest.raises(FFmpegError, match=r"no video stream in .*speech\.wav"):
+        probe_video(wav)
+    junk = tmp_path / "notes.mp4"
+    junk.write_text("not a video")
+    with pytest.raises(FFmpegError, match=r"notes\.mp4"):
+        probe_video(junk)
+    clip = _write(tmp_path / "ok.mp4", 7)
+    import vidpipe.media.video as video
+
+    assert video._probe(clip).n_frames == 7
