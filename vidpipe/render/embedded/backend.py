@@ -19,7 +19,9 @@ def _save_png(path: Path, image: np.ndarray, text: dict[str, str] | None = None)
     info = PngImagePlugin.PngInfo()
     for k, v in (text or {}).items():
         info.add_text(k, v)
-    Image.fromarray(image).save(path, format="PNG", pnginfo=info)
+    # zlib level 1: a 512 px still saves in 0.03 s instead of 0.1 s at PIL's default 6, for
+    # files 10-20 % larger; four stills are saved in a row before any segment can start.
+    Image.fromarray(image).save(path, format="PNG", pnginfo=info, compress_level=1)
 
 
 def _load_rgba(path: Path) -> np.ndarray:

@@ -408,12 +408,41 @@ def _primary_colours(garment: np.ndarray, solid: np.ndarray, *, seed: int) -> np
     return out.astype(np.float32)
 
 
+def _garment_source(garment: np.ndarray, seed: int):
+    """What the warp takes from the flat shot: its mask, its layout, and per pixel the
+    linear colour, coverage, main-fabric and neck-opening channels. It needs nothing of the
+    person, so `try_on` makes it on a second thread while it reads the person photo."""
+    from vidpipe.media.images import garment_mask as _garment_mask
+
+    gmask, _ = _garment_mask(garment, seed=seed)
+    G = garment_layout(gmask)
+    gm_f = cv2.GaussianBlur(gmask.astype(np.float32), (0, 0), 0.8)
+    g_lin = _to_lin(garment)
+    # outside the garment (and on its anti-aliased rim) continue the fabric colour, so that
+    # no warp ever samples the flat shot's background
+    solid = cv2.erode(gmask, np.ones((5, 5), np.uint8)) > 0
+    g_lin = np.where(solid[..., None], g_lin, _fill_colour(g_lin, solid.astype(np.float32)))
+    primary = _primary_colours(garment, solid, seed=seed)
+    opening = neck_opening(garment, G)
+    src = np.concatenate([g_lin, gm_f[..., None], primary[..., None], opening[..., None]],
+                         axis=2).astype(np.float32)
+    return gmask, G, src
+
+
 def try_on(person_rgb: np.ndarray, garment_rgb: np.ndarray, *, seed: int) -> TryOnResult:
     """The person photo with the garment of the flat shot worn on the torso (and arms)."""
-    from vidpipe.media.images import garment_mask as _garment_mask
+    from concurrent.futures import ThreadPoolExecutor
 
     person = np.ascontiguousarray(person_rgb[..., :3]).astype(np.uint8)
     garment = np.ascontiguousarray(garment_rgb[..., :3]).astype(np.uint8)
+    # The garment's half and the person's half meet only at the warp; OpenCV and numpy let
+    # go of the GIL, so the two run side by side (try-on is on the path of every render).
+    with ThreadPoolExecutor(1, thread_name_prefix="garment") as pool:
+        garment_side = pool.submit(_garment_source, garment, seed)
+        return _try_on(person, garment, garment_side, seed)
+
+
+def _try_on(person: np.ndarray, garment: np.ndarray, garment_side, seed: int) -> TryOnResult:
     H, W = person.shape[:2]
     pose = lm.detect_pose(person)
     if pose is None:
@@ -517,8 +546,7 @@ def try_on(person_rgb: np.ndarray, garment_rgb: np.ndarray, *, seed: int) -> Try
             hands |= hm > 0
 
     # ---------------------------------------------------------------- garment
-    gmask, _ = _garment_mask(garment, seed=seed)
-    G = garment_layout(gmask)
+    gmask, G, src = garment_side.result()
     g_sh_mid = (G.shoulder_l + G.shoulder_r) / 2
     g_sw = float(np.hypot(*(G.shoulder_r - G.shoulder_l)))
     # person's shoulder seam points: most of the way from the joint to the outer shoulder,
@@ -607,16 +635,6 @@ def try_on(person_rgb: np.ndarray, garment_rgb: np.ndarray, *, seed: int) -> Try
         sleeve_src += [[src_q[0], src_q[1], src_q[2]], [src_q[0], src_q[2], src_q[3]]]
         sleeve_dst += [[dst_q[0], dst_q[1], dst_q[2]], [dst_q[0], dst_q[2], dst_q[3]]]
 
-    gm_f = cv2.GaussianBlur(gmask.astype(np.float32), (0, 0), 0.8)
-    g_lin = _to_lin(garment)
-    # outside the garment (and on its anti-aliased rim) continue the fabric colour, so that
-    # no warp ever samples the flat shot's background
-    solid = cv2.erode(gmask, np.ones((5, 5), np.uint8)) > 0
-    g_lin = np.where(solid[..., None], g_lin, _fill_colour(g_lin, solid.astype(np.float32)))
-    primary = _primary_colours(garment, solid, seed=seed)
-    opening = neck_opening(garment, G)
-    src = np.concatenate([g_lin, gm_f[..., None], primary[..., None], opening[..., None]],
-                         axis=2).astype(np.float32)
     body, body_cov = _warp_triangles(src, src_tris, dst_tris, (H, W))
     if sleeve_src:
         slv, slv_cov = _warp_triangles(src, sleeve_src, sleeve_dst, (H, W))
