@@ -42,7 +42,7 @@ CROP_PX = 256  # the face crop is resampled to this size for the tracker
 # Lips already apart in the photo (a smile showing teeth) open at least this share of the
 # full opening further, whatever their gap. At 0.4 an open smile (gap ~0.28 of the mouth
 # width, person 00121) moved by 2-3 px in the motion clip and its lip-sync r was 0.60-0.66
-# on the radio sample; at 0.5 it is 0.71-0.76 (`vidpipe eval`), and closed-lip faces
+# on the radio sample; at 0.5 it is 0.71-0.74 (`vidpipe eval`), and closed-lip faces
 # (which open by the full amount) do not change.
 SMILE_OPEN = 0.5
 # Rounding (o/u/w): at rounding = 1 the mouth corners move in by about a quarter of the mouth
