@@ -409,7 +409,7 @@ def _primary_colours(garment: np.ndarray, solid: np.ndarray, *, seed: int) -> np
 
 
 def _garment_source(garment: np.ndarray, seed: int):
-    """What the warp takes from the flat shot: its mask, its layout, and per pixel the
+    """What the warp takes from the flat shot: the garment's layout, and per pixel the
     linear colour, coverage, main-fabric and neck-opening channels. It needs nothing of the
     person, so `try_on` makes it on a second thread while it reads the person photo."""
     from vidpipe.media.images import garment_mask as _garment_mask
@@ -426,7 +426,7 @@ def _garment_source(garment: np.ndarray, seed: int):
     opening = neck_opening(garment, G)
     src = np.concatenate([g_lin, gm_f[..., None], primary[..., None], opening[..., None]],
                          axis=2).astype(np.float32)
-    return gmask, G, src
+    return G, src
 
 
 def try_on(person_rgb: np.ndarray, garment_rgb: np.ndarray, *, seed: int) -> TryOnResult:
@@ -439,10 +439,10 @@ def try_on(person_rgb: np.ndarray, garment_rgb: np.ndarray, *, seed: int) -> Try
     # go of the GIL, so the two run side by side (try-on is on the path of every render).
     with ThreadPoolExecutor(1, thread_name_prefix="garment") as pool:
         garment_side = pool.submit(_garment_source, garment, seed)
-        return _try_on(person, garment, garment_side, seed)
+        return _try_on(person, garment_side, seed)
 
 
-def _try_on(person: np.ndarray, garment: np.ndarray, garment_side, seed: int) -> TryOnResult:
+def _try_on(person: np.ndarray, garment_side, seed: int) -> TryOnResult:
     H, W = person.shape[:2]
     pose = lm.detect_pose(person)
     if pose is None:
@@ -546,7 +546,7 @@ def _try_on(person: np.ndarray, garment: np.ndarray, garment_side, seed: int) ->
             hands |= hm > 0
 
     # ---------------------------------------------------------------- garment
-    gmask, G, src = garment_side.result()
+    G, src = garment_side.result()
     g_sh_mid = (G.shoulder_l + G.shoulder_r) / 2
     g_sw = float(np.hypot(*(G.shoulder_r - G.shoulder_l)))
     # person's shoulder seam points: most of the way from the joint to the outer shoulder,
