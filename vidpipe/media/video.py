@@ -30,6 +30,8 @@ from vidpipe.storage import file_version
 from vidpipe.timing import total_frames
 
 _TAIL_CHARS = 2000
+# The line of ffmpeg's description of an input that describes its (first) video stream.
+_VIDEO_LINE = re.compile(r"Stream #\d+:\d+\S*: Video: (.*)")
 
 
 class FFmpegError(StageError):
@@ -201,7 +203,7 @@ class ClipWriter:
         `vf` chain the size and count are the filter's, so the file is probed instead."""
         version = file_version(self.path)
         if self._first is not None:
-            _remember(_FIRST_FRAMES, version, self._first)
+            _remember(_FIRST_FRAMES, version, self._first, _FIRST_MAX)
         if self.vf is None:
             fps = float(f"{self.fps:.2f}")
             n = self.frames_written
@@ -283,7 +285,7 @@ def _info_and_frames(path: Path) -> tuple[str, int | None]:
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE)
     text = proc.stderr.decode("utf-8", "replace")
-    if not re.search(r"Stream #\d+:\d+\S*: Video: ", text):
+    if not _VIDEO_LINE.search(text):
         return text, None
     frames = re.findall(rb"^frame=(\d+)", proc.stdout, re.M)
     if proc.returncode != 0 or not frames:
@@ -311,21 +313,24 @@ def _count_audio_samples(path: Path, sample_rate: int) -> int:
 
 # Probes by file version (`storage.file_version`). One clip is probed by the stage that
 # wrote it, by the next stage, by the take's QA and by its asset's metadata; each probe is
-# two ffmpeg runs. Clips this process wrote (ClipWriter) or copied (`copy_clip`) are known
+# an ffmpeg run. Clips this process wrote (ClipWriter) or copied (`copy_clip`) are known
 # without one.
 _PROBED: collections.OrderedDict[tuple[int, int, int, int], VideoInfo] = (
     collections.OrderedDict())
 _PROBED_MAX = 256
-# The first frame of clips this process wrote, downscaled, for thumbnails.
+# The first frame of clips this process wrote, downscaled, for the thumbnail its asset's
+# metadata takes right after (a take's attempts write a few clips in between).
 _FIRST_FRAMES: collections.OrderedDict[tuple[int, int, int, int], np.ndarray] = (
     collections.OrderedDict())
+_FIRST_MAX = 32  # at most 320 px a side: ~5 MB
 _FIRST_SIDE = 320
 
 
-def _remember(cache: collections.OrderedDict, version: tuple, value) -> None:
+def _remember(cache: collections.OrderedDict, version: tuple, value,
+              limit: int = _PROBED_MAX) -> None:
     cache[version] = value
     cache.move_to_end(version)
-    while len(cache) > _PROBED_MAX:
+    while len(cache) > limit:
         cache.popitem(last=False)
 
 
@@ -348,7 +353,7 @@ def copy_clip(src: str | Path, dst: str | Path) -> Path:
     if old in _PROBED:
         _remember(_PROBED, new, _PROBED[old].model_copy())
     if old in _FIRST_FRAMES:
-        _remember(_FIRST_FRAMES, new, _FIRST_FRAMES[old])
+        _remember(_FIRST_FRAMES, new, _FIRST_FRAMES[old], _FIRST_MAX)
     return dst
 
 
@@ -368,7 +373,7 @@ def probe_video(path: str | Path) -> VideoInfo:
 
 def _probe(path: Path) -> VideoInfo:
     text, n_frames = _info_and_frames(path)
-    vline = re.search(r"Stream #\d+:\d+\S*: Video: (.*)", text)
+    vline = _VIDEO_LINE.search(text)
     if vline is None or n_frames is None:
         raise FFmpegError(f"no video stream in {path}: {_tail(text, 600)}")
     fields = _split_top(vline.group(1))
@@ -420,7 +425,7 @@ def _video_size(path: Path) -> tuple[int, int]:
     if hit is not None:
         return hit.width, hit.height
     text = _ffmpeg_info(path)
-    vline = re.search(r"Stream #\d+:\d+\S*: Video: (.*)", text)
+    vline = _VIDEO_LINE.search(text)
     if vline is None:
         raise FFmpegError(f"no video stream in {path}: {_tail(text, 600)}")
     for f in _split_top(vline.group(1)):

@@ -137,8 +137,9 @@ class SegmentWorkers:
         if self.events is not None:
             self._pumper = threading.Thread(target=self._pump, daemon=True)
             self._pumper.start()
-        initargs = (dict(os.environ), str(ws.root), instance.get_ref(), _resource_spec(backends), self.events,
-                    tags, _resource_spec(gemini) if gemini else None, gpu_pool)
+        initargs = (dict(os.environ), str(ws.root), instance.get_ref(),
+                    _resource_spec(backends), self.events, tags,
+                    _resource_spec(gemini) if gemini else None, gpu_pool)
         self.pool: ProcessPoolExecutor | None = None
         self._stills = None
         self._start_error: BaseException | None = None
