@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import math
 import os
 import re
@@ -24,8 +25,12 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # importing it costs ~1 s; `vidpipe eval --help` should not wait
+    from vidpipe.workspace import NewProjectRequest
 
 REPO_FILES = ("dagster.yaml", "workspace.yaml")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -82,14 +87,16 @@ _TARGET = {col: test for col, _, test, _ in TARGETS}
 
 @dataclass
 class Combination:
-    name: str
-    person: Path
-    garment: Path
-    scene: Path
-    audio: Path
-    transcript: Path | None = None
+    """One project of the evaluation: the request that creates it (the CLI's `vidpipe new`
+    makes the same one) and whether its inputs are the built-in demo's, whose images are
+    written into the workspace when the run starts."""
+
+    request: NewProjectRequest
     demo: bool = False
-    language: str = "en"
+
+    @property
+    def name(self) -> str:
+        return self.request.name
 
 
 @dataclass
@@ -121,6 +128,8 @@ def find_combinations(samples: Path, *, demo: bool = True,
                       languages: dict[str, str] | None = None) -> list[Combination]:
     """Every person x garment x scene x speech of the samples folder, then the demo.
     `languages` maps a speech file's name (or stem) to its language; the rest are English."""
+    from vidpipe.workspace import NewProjectRequest
+
     languages = languages or {}
     samples = Path(samples)
     people = _files(samples / "people", IMAGE_EXTS)
@@ -137,14 +146,15 @@ def find_combinations(samples: Path, *, demo: bool = True,
                             f"{_slug(s.stem, 14)}-{_slug(a.stem, 14)}")[:64]
                     txt = a.with_suffix(".txt")
                     lang = languages.get(a.name, languages.get(a.stem, "en"))
-                    combos.append(Combination(name, p, g, s, a, txt if txt.is_file() else None,
-                                              language=lang))
+                    combos.append(Combination(NewProjectRequest(
+                        name, p, g, s, a, txt if txt.is_file() else None, language=lang)))
     if demo:
         from vidpipe.demo.inputs import SPEECH, TRANSCRIPT
 
         # The demo images are written into the workspace when the run starts.
-        combos.append(Combination("demo", Path("person.png"), Path("garment.png"),
-                                  Path("scene.jpg"), SPEECH, TRANSCRIPT, demo=True))
+        combos.append(Combination(NewProjectRequest("demo", Path("person.png"),
+                                                    Path("garment.png"), Path("scene.jpg"),
+                                                    SPEECH, TRANSCRIPT), demo=True))
     return combos
 
 
@@ -179,17 +189,15 @@ def evaluate_one(ws, combo: Combination, instance, output, *, jobs: int = 2,
     from vidpipe.qa.project_qa import measure
     from vidpipe.render import steps
     from vidpipe.render.runner import render_project
-    from vidpipe.workspace import NewProjectRequest, create_project
+    from vidpipe.workspace import create_project
 
-    row = Row({"name": combo.name, "person": combo.person.name, "garment": combo.garment.name,
-               "scene": combo.scene.name, "speech": combo.audio.name, "status": "error",
+    req = combo.request
+    row = Row({"name": req.name, "person": req.person.name, "garment": req.garment.name,
+               "scene": req.scene.name, "speech": req.audio.name, "status": "error",
                "error": ""})
     stage = "create"
     try:
-        create_project(ws, NewProjectRequest(
-            name=combo.name, person=combo.person, garment=combo.garment, scene=combo.scene,
-            audio=combo.audio, transcript=combo.transcript, language=combo.language,
-            output=output))
+        create_project(ws, dataclasses.replace(req, output=output))
         stage = "render"
         report = render_project(ws, combo.name, instance, jobs=jobs)
         project = ws.project(combo.name)
@@ -494,11 +502,14 @@ def main(argv: list[str] | None = None) -> int:
             files = write_demo_inputs(root / "demo-inputs")
             for c in combos:
                 if c.demo:
-                    c.person, c.garment, c.scene = files["person"], files["garment"], files["scene"]
+                    c.request = dataclasses.replace(c.request, person=files["person"],
+                                                    garment=files["garment"],
+                                                    scene=files["scene"])
         with dg.DagsterInstance.from_config(str(root)) as instance:
             for k, combo in enumerate(combos, 1):
-                say(f"[{k}/{len(combos)}] {combo.name}: {combo.person.name} + "
-                    f"{combo.garment.name} in {combo.scene.name}, {combo.audio.name}")
+                req = combo.request
+                say(f"[{k}/{len(combos)}] {req.name}: {req.person.name} + "
+                    f"{req.garment.name} in {req.scene.name}, {req.audio.name}")
                 t0 = time.perf_counter()
                 row = evaluate_one(ws, combo, instance, output, jobs=args.jobs, say=say)
                 rows.append(row)

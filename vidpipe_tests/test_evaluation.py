@@ -47,10 +47,11 @@ def test_find_combinations_names_are_project_slugs(tmp_path):
     assert len(combos) == 2 * 1 * 1 * 2 + 1 and combos[-1].demo
     assert len({c.name for c in combos}) == len(combos)
     assert all(slug_problem(c.name) is None for c in combos)
-    assert [c.transcript.name if c.transcript else None for c in combos[:2]] == [None, "y.txt"]
-    assert {c.language for c in combos} == {"en"}
+    assert [c.request.transcript.name if c.request.transcript else None
+            for c in combos[:2]] == [None, "y.txt"]
+    assert {c.request.language for c in combos} == {"en"}
     named = evaluation.find_combinations(s, languages={"y.wav": "zh"})
-    assert [c.language for c in named[:2]] == ["en", "zh"]
+    assert [c.request.language for c in named[:2]] == ["en", "zh"]
 
 
 def test_eval_renders_measures_and_records_bad_inputs(tmp_path, capsys):
