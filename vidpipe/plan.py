@@ -27,7 +27,8 @@ CODE_VERSIONS: dict[str, str] = {
     "depth_map": "1",
     "composite": "1",
     "motion_clip": "2",
-    "lipsync_clip": "3",  # 3: lips apart in the photo open further (SMILE_OPEN)
+    "lipsync_clip": "4",  # 3: lips apart in the photo open further (SMILE_OPEN); 4: and
+                          # close while speaking (p/b/m), keeping their gap in silence
     "upscaled_clip": "2",
     "segment_take": "3",  # 2: a retry meets its neighbours at the joins; 3: no retry over
                           # a score without enough speech or silence (qa.check)

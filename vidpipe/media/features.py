@@ -6,6 +6,7 @@ so that what moves on screen lines up with what is heard.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,12 @@ class FrameFeatures:
     def __post_init__(self) -> None:
         if self.rounding is None:
             self.rounding = np.zeros(self.energy.shape[0], np.float32)
+
+    def copy(self) -> "FrameFeatures":
+        """The same features in arrays of its own (callers scale or cap them in place)."""
+        return dataclasses.replace(self, **{f.name: getattr(self, f.name).copy()
+                                            for f in dataclasses.fields(self)
+                                            if isinstance(getattr(self, f.name), np.ndarray)})
 
     @property
     def n_frames(self) -> int:

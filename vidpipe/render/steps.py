@@ -191,10 +191,7 @@ def segment_features(project: Project, plan: SegmentPlan) -> FrameFeatures:
     if feats.n_frames != plan.n_frames:
         raise StageError(f"{plan.segment}: features have {feats.n_frames} frames, "
                          f"the plan {plan.n_frames}")
-    return FrameFeatures(fps=feats.fps, first_frame=feats.first_frame,
-                         energy=feats.energy.copy(), voiced=feats.voiced.copy(),
-                         mouth_open=feats.mouth_open.copy(), emphasis=feats.emphasis.copy(),
-                         rounding=feats.rounding.copy())
+    return feats.copy()
 
 
 @lru_cache(maxsize=8)

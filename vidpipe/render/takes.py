@@ -9,6 +9,7 @@ none is built from another attempt's frames.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -73,10 +74,7 @@ def scaled_features(features: FrameFeatures, gesture_intensity: float) -> FrameF
     gain = float(np.clip(gesture_intensity / 0.5, 0.0, 2.0))
     emphasis = np.asarray(features.emphasis, np.float64)
     scaled = blend_inside(emphasis, np.clip(emphasis * gain, 0.0, 1.0), features.fps)
-    return FrameFeatures(fps=features.fps, first_frame=features.first_frame,
-                         energy=features.energy, voiced=features.voiced,
-                         mouth_open=features.mouth_open, rounding=features.rounding,
-                         emphasis=scaled.astype(np.float32))
+    return dataclasses.replace(features, emphasis=scaled.astype(np.float32))
 
 
 def render_attempt(project: Project, plan: SegmentPlan, backend: RenderBackend,

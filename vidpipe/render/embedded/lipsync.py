@@ -57,6 +57,24 @@ ROUND_SHUT = 0.3
 ROUND_FULL = 0.15
 ROUND_OPENING = 0.3
 ROUND_EPS = 0.02  # below this rounding the lips keep their shape
+# While speaking, the opening is articulated from closed lips, whatever the photo's rest
+# gap: amount 0 (p/b/m, the caps of `phonemes.CAP`) closes even a smile showing teeth, the
+# lips pressing over the gap as pursing closes them (teeth hidden, not squashed). In
+# silence the face keeps the photo's gap and openings add to it. `speech` (the frame's
+# voice activity) blends the two. Lips less than SHUT_MIN_PX apart are left as they are.
+CLOSE_EPS = 0.02
+SPEECH_EPS = 0.02
+SHUT_MIN_PX = 0.5
+# Mouth widths (px, in the clip being lip-synced) over which speaking from closed lips fades
+# in. At 640x360 the demo's mouth is ~10 px wide in the motion clip (gap 1.3 px) and its
+# lip-sync r fell from 0.29-0.50 to 0.07; at 1280x720 the sample mouths are 14-19 px wide.
+SPEECH_WIDTH_PX = (10.0, 14.0)
+# Below the photo's gap the lips press as (gap / photo gap) ** PRESS_CURVE: a sliver of teeth
+# already reads as open, and with a linear press small amounts looked half open. Lip-sync r
+# on the radio sample with person 00121 (an open smile), linear / 2 / 3: 0.50 / 0.63 / 0.68;
+# the demo 0.74 / 0.80 / 0.83. p/b/m frames closed: 100 % in each (36 % when amount 0 went
+# back to the photo's smile).
+PRESS_CURVE = 3.0
 
 
 @dataclass
@@ -230,19 +248,19 @@ def _squeeze(u: np.ndarray, v: np.ndarray, m: MouthFrame, rounding: float) -> np
 
 
 def _purse(v: np.ndarray, top: np.ndarray, bot: np.ndarray, m: MouthFrame,
-           weight: np.ndarray) -> np.ndarray:
-    """Where each v of the pursed mouth comes from, per column: the lips close in over the
-    interior [top, bot] (covering ROUND_SHUT of it; teeth stay where they are, so they are
-    hidden, not squashed) and get thicker by ROUND_FULL, which is how lips pushed forward
-    look from the front; beyond the lips' outer edge the shift fades out over a third of
-    the mouth width."""
+           shut: np.ndarray, fuller: np.ndarray) -> np.ndarray:
+    """Where each v of the pursed or pressed mouth comes from, per column: the lips close
+    in over the interior [top, bot], covering the share `shut` of it (teeth stay where
+    they are, so they are hidden, not squashed), and get thicker by `fuller`, which is how
+    lips pushed forward look from the front; beyond the lips' outer edge the shift fades
+    out over a third of the mouth width."""
     c = 0.5 * (top + bot)
     hgt = 0.5 * np.maximum(bot - top, 0.0)
     y = v - c
     side = np.where(y < 0, -1.0, 1.0)
     ay = np.abs(y)
-    alpha = 1.0 - ROUND_SHUT * weight
-    beta = ROUND_FULL * weight
+    alpha = 1.0 - shut
+    beta = fuller
     lip = np.where(y < 0, m.lip_upper, m.lip_lower)
     a1 = alpha * hgt  # the inner lip edge, pursed
     a2 = a1 + lip * (1.0 + beta)  # the outer lip edge, pursed
@@ -254,20 +272,23 @@ def _purse(v: np.ndarray, top: np.ndarray, bot: np.ndarray, m: MouthFrame,
 
 
 def open_mouth(frame: np.ndarray, pts: np.ndarray, amount: float,
-               lip_rgb: np.ndarray | None = None, rounding: float = 0.0) -> np.ndarray:
+               lip_rgb: np.ndarray | None = None, rounding: float = 0.0,
+               speech: float = 0.0) -> np.ndarray:
     """Return a copy of `frame` with the mouth opened by `amount` in [0, 1] and rounded by
-    `rounding` in [0, 1].
+    `rounding` in [0, 1]; `speech` in [0, 1] says how far the opening is articulated from
+    closed lips rather than from the photo's rest gap (see SPEECH_EPS).
 
-    The opening adds to whatever gap the lips already have (a smiling photo with visible
-    teeth still opens further); what was already inside the mouth moves with the upper and
-    lower lip (upper teeth stay with the upper lip) and only the newly revealed band in
-    between is painted as the cavity. Rounding narrows the opening into a rounder oval in
+    In silence the opening adds to whatever gap the lips already have (a smiling photo with
+    visible teeth still opens further); while speaking it starts from pressed lips. What was
+    already inside the mouth moves with the upper and lower lip (upper teeth stay with the
+    upper lip) and only the newly revealed band in between is painted as the cavity. Rounding narrows the opening into a rounder oval in
     the middle of the lips, squeezes the mouth from the corners (`_squeeze`) and purses the
     lips (`_purse`); a closed mouth can be rounded too (the lips of "w", the m of "moon").
     """
     amount = float(np.clip(amount, 0.0, 1.0))
     rounding = float(np.clip(rounding, 0.0, 1.0))
-    if amount < CLOSED_EPS and rounding < ROUND_EPS:
+    speech = float(np.clip(speech, 0.0, 1.0))
+    if amount < CLOSED_EPS and rounding < ROUND_EPS and speech < SPEECH_EPS:
         return frame
     m = MouthFrame.from_points(pts)
     if m.width < 4:
@@ -275,10 +296,24 @@ def open_mouth(frame: np.ndarray, pts: np.ndarray, amount: float,
     h, w = frame.shape[:2]
     full = OPEN_FRAC * m.width
     gap0 = max(0.0, m.gap)
-    d = amount * max(full - gap0, SMILE_OPEN * full) if amount >= CLOSED_EPS else 0.0
-    if d < 0.3:  # extra opening at the centre
+    widest = gap0 + max(full - gap0, SMILE_OPEN * full)  # the gap at amount 1
+    # On a small mouth pressing a gap of a pixel or two cannot be drawn: it keeps the opening
+    # added to the photo's gap, which can.
+    speech *= float(smoothstep((m.width - SPEECH_WIDTH_PX[0])
+                               / (SPEECH_WIDTH_PX[1] - SPEECH_WIDTH_PX[0])))
+    amount = amount if amount >= CLOSED_EPS else 0.0
+    # the gap between the inner lips at the centre: from closed lips while speaking, from
+    # the photo's gap in silence
+    spoken = amount * widest
+    if spoken < gap0:  # lips pressing over the photo's gap
+        spoken = gap0 * (spoken / gap0) ** PRESS_CURVE
+    gap = speech * spoken + (1.0 - speech) * (gap0 + amount * (widest - gap0))
+    d = max(0.0, gap - gap0)  # extra opening at the centre
+    # the share of the photo's gap the lips close over
+    closure = (gap0 - gap) / gap0 if gap0 >= SHUT_MIN_PX and gap < gap0 else 0.0
+    if d < 0.3:
         d = 0.0
-        if rounding < ROUND_EPS:
+        if rounding < ROUND_EPS and closure < CLOSE_EPS:
             return frame
     chin_v = max(m.chin_v, 0.8 * m.width)
     # ROI in frame coordinates.
@@ -311,10 +346,14 @@ def open_mouth(frame: np.ndarray, pts: np.ndarray, amount: float,
     top = lu - lift  # inner edge of the raised upper lip
     bot = ll + a  # inner edge of the dropped lower lip
     new_top, new_bot = mid - lift, mid + a  # the newly revealed band
-    if rounding >= ROUND_EPS:
+    if rounding >= ROUND_EPS or closure >= CLOSE_EPS:
         du = (u - m.u_c) / (0.55 * m.width)
         edge = smoothstep((1.7 * m.width - np.abs(u)) / (0.4 * m.width))
-        v = _purse(v, top, bot, m, rounding * np.exp(-0.5 * du * du) * edge)
+        weight = rounding * np.exp(-0.5 * du * du) * edge if rounding >= ROUND_EPS else 0.0
+        # the closure covers the photo's own gap (ll - lu), not an opening added to it
+        pressed = closure * np.maximum(ll - lu, 0.0) / np.maximum(bot - top, 1e-3)
+        shut = 1.0 - (1.0 - ROUND_SHUT * weight) * (1.0 - np.clip(pressed, 0.0, 1.0))
+        v = _purse(v, top, bot, m, shut, ROUND_FULL * weight)
 
     # Backward map along the face's vertical axis (u is unchanged).
     g = np.exp(-(((top - v) / (0.25 * m.width)) ** 2))
@@ -406,6 +445,7 @@ def apply_lipsync(clip_in: Path, features: FrameFeatures, clip_out: Path, *,
     lip_rgb = _reference_lip_colour(reference_face)
     mouth = np.clip(np.asarray(features.mouth_open, np.float32), 0, 1)
     rounding = np.clip(np.asarray(features.rounding, np.float32), 0, 1)
+    voiced = np.clip(np.asarray(features.voiced, np.float32), 0, 1)
     n = no_face = opened = 0
     t_track = t_warp = 0.0
     tracker = _CroppedTracker()
@@ -425,9 +465,10 @@ def apply_lipsync(clip_in: Path, features: FrameFeatures, clip_out: Path, *,
                     continue
                 amount = float(mouth[i]) if i < mouth.shape[0] else 0.0
                 rounded = float(rounding[i]) if i < rounding.shape[0] else 0.0
+                speech = float(voiced[i]) if i < voiced.shape[0] else 0.0
                 if lip_rgb is None:
                     lip_rgb = _lip_colour(frame, pts)
-                out = open_mouth(frame, pts, amount, lip_rgb, rounded)
+                out = open_mouth(frame, pts, amount, lip_rgb, rounded, speech)
                 if out is not frame:
                     opened += 1
                 writer.write(out)
