@@ -276,14 +276,15 @@ def open_mouth(frame: np.ndarray, pts: np.ndarray, amount: float,
                speech: float = 0.0) -> np.ndarray:
     """Return a copy of `frame` with the mouth opened by `amount` in [0, 1] and rounded by
     `rounding` in [0, 1]; `speech` in [0, 1] says how far the opening is articulated from
-    closed lips rather than from the photo's rest gap (see SPEECH_EPS).
+    closed lips rather than from the photo's rest gap (see the comment above CLOSE_EPS).
 
     In silence the opening adds to whatever gap the lips already have (a smiling photo with
     visible teeth still opens further); while speaking it starts from pressed lips. What was
     already inside the mouth moves with the upper and lower lip (upper teeth stay with the
-    upper lip) and only the newly revealed band in between is painted as the cavity. Rounding narrows the opening into a rounder oval in
-    the middle of the lips, squeezes the mouth from the corners (`_squeeze`) and purses the
-    lips (`_purse`); a closed mouth can be rounded too (the lips of "w", the m of "moon").
+    upper lip) and only the newly revealed band in between is painted as the cavity.
+    Rounding narrows the opening into a rounder oval in the middle of the lips, squeezes the
+    mouth from the corners (`_squeeze`) and purses the lips (`_purse`); a closed mouth can
+    be rounded too (the lips of "w", the m of "moon").
     """
     amount = float(np.clip(amount, 0.0, 1.0))
     rounding = float(np.clip(rounding, 0.0, 1.0))
@@ -350,9 +351,8 @@ def open_mouth(frame: np.ndarray, pts: np.ndarray, amount: float,
         du = (u - m.u_c) / (0.55 * m.width)
         edge = smoothstep((1.7 * m.width - np.abs(u)) / (0.4 * m.width))
         weight = rounding * np.exp(-0.5 * du * du) * edge if rounding >= ROUND_EPS else 0.0
-        # the closure covers the photo's own gap (ll - lu), not an opening added to it
-        pressed = closure * np.maximum(ll - lu, 0.0) / np.maximum(bot - top, 1e-3)
-        shut = 1.0 - (1.0 - ROUND_SHUT * weight) * (1.0 - np.clip(pressed, 0.0, 1.0))
+        # a closure comes without an opening (d = 0), so [top, bot] is the photo's own gap
+        shut = 1.0 - (1.0 - ROUND_SHUT * weight) * (1.0 - closure)
         v = _purse(v, top, bot, m, shut, ROUND_FULL * weight)
 
     # Backward map along the face's vertical axis (u is unchanged).
@@ -443,9 +443,12 @@ def apply_lipsync(clip_in: Path, features: FrameFeatures, clip_out: Path, *,
         log.warning("apply_lipsync: %s has %d frames, features %d", clip_in, info.n_frames,
                     features.n_frames)
     lip_rgb = _reference_lip_colour(reference_face)
-    mouth = np.clip(np.asarray(features.mouth_open, np.float32), 0, 1)
-    rounding = np.clip(np.asarray(features.rounding, np.float32), 0, 1)
-    voiced = np.clip(np.asarray(features.voiced, np.float32), 0, 1)
+    mouth, rounding, voiced = (np.clip(np.asarray(x, np.float32), 0, 1) for x in
+                               (features.mouth_open, features.rounding, features.voiced))
+
+    def at(values: np.ndarray, i: int) -> float:  # frames past the features' end: 0
+        return float(values[i]) if i < values.shape[0] else 0.0
+
     n = no_face = opened = 0
     t_track = t_warp = 0.0
     tracker = _CroppedTracker()
@@ -463,12 +466,10 @@ def apply_lipsync(clip_in: Path, features: FrameFeatures, clip_out: Path, *,
                     no_face += 1
                     writer.write(frame)
                     continue
-                amount = float(mouth[i]) if i < mouth.shape[0] else 0.0
-                rounded = float(rounding[i]) if i < rounding.shape[0] else 0.0
-                speech = float(voiced[i]) if i < voiced.shape[0] else 0.0
                 if lip_rgb is None:
                     lip_rgb = _lip_colour(frame, pts)
-                out = open_mouth(frame, pts, amount, lip_rgb, rounded, speech)
+                out = open_mouth(frame, pts, at(mouth, i), lip_rgb, at(rounding, i),
+                                 at(voiced, i))
                 if out is not frame:
                     opened += 1
                 writer.write(out)
