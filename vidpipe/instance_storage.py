@@ -12,11 +12,19 @@ Engines belong to the process that made them: a forked child drops the parent's 
 closing its connections, as SQLAlchemy prescribes for forks. Per-run databases are kept
 in a small least-recently-used set, so a webserver that reads thousands of runs does not
 hold thousands of open files.
+
+A new run's database starts as a copy of an empty one that Dagster initialised once (its
+tables, indexes and alembic stamp), kept beside the run files under a name Dagster's
+`*.db` listing does not match. Dagster's own initialisation of every run file (checking
+the alembic revision, creating the tables, stamping it) measured ~0.17 s of each run.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -30,6 +38,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SqliteEventLogStorage,
 )
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
+from dagster._core.storage.sqlite import create_db_conn_string
 from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import (
     SqliteScheduleStorage,
 )
@@ -41,6 +50,9 @@ from dagster._core.storage.sqlite_storage import (
 )
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy.engine import Connection, Engine
+
+log = logging.getLogger(__name__)
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 # The index, runs and schedules databases plus the per-run databases of the runs in
 # flight; more would only hold idle file handles.
@@ -101,6 +113,7 @@ class KeptEngineSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         self._engines = EngineCache()
         self._tables_seen: set[str] = set()
+        self._template: bytes | None = None
         super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
@@ -110,6 +123,9 @@ class KeptEngineSqliteEventLogStorage(SqliteEventLogStorage):
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
         with self._db_lock:
+            if (shard not in self._initialized_dbs and shard != INDEX_SHARD_NAME
+                    and self._new_run_file(shard)):
+                self._initialized_dbs.add(shard)
             engine = self._engines.get(self.conn_string_for_shard(shard),
                                        timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
             if shard not in self._initialized_dbs:
@@ -117,6 +133,72 @@ class KeptEngineSqliteEventLogStorage(SqliteEventLogStorage):
                 self._initialized_dbs.add(shard)
             with _transaction(engine) as conn:
                 yield conn
+
+    def template_path(self) -> str:
+        """The empty run database of this Dagster version (not `*.db`: not a run)."""
+        import dagster
+
+        return os.path.join(self._base_dir, f".empty-run-dagster-{dagster.__version__}.sqlite")
+
+    def _new_run_file(self, shard: str) -> bool:
+        """Create the run's database as a copy of the empty one; False when the file is
+        already there (another process made it, or an older run) or no copy could be made,
+        and Dagster's own initialisation then runs as usual."""
+        path = self.path_for_shard(shard)
+        if os.path.exists(path):
+            return False
+        template = self._template_bytes()
+        if template is None:
+            return False
+        fd, tmp = tempfile.mkstemp(prefix=f".{shard}.", suffix=".tmp", dir=self._base_dir)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(template)
+            os.link(tmp, path)  # never over a file another process created meanwhile
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(tmp)
+        return True
+
+    def _template_bytes(self) -> bytes | None:
+        if self._template is None:
+            path = self.template_path()
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read()
+                if not data.startswith(SQLITE_MAGIC):
+                    log.warning("%s is not an SQLite database; making it again", path)
+                    data = self._make_template(path)
+            except FileNotFoundError:
+                data = self._make_template(path)
+            except OSError as exc:
+                log.warning("cannot read %s (%s); run databases are initialised one by one",
+                            path, exc)
+                data = None
+            self._template = data
+        return self._template
+
+    def _make_template(self, path: str) -> bytes | None:
+        """Dagster initialises an empty run database, which is then kept at `path`."""
+        folder = tempfile.mkdtemp(prefix=".empty-run.", dir=self._base_dir)
+        try:
+            engine = sa.create_engine(create_db_conn_string(folder, "empty"))
+            try:
+                self._initdb(engine)
+            finally:
+                engine.dispose()
+            made = os.path.join(folder, "empty.db")
+            with open(made, "rb") as fh:
+                data = fh.read()
+            os.replace(made, path)
+            return data
+        except Exception as exc:  # the runs still work, initialised one by one
+            log.warning("could not make the empty run database %s (%s); run databases are "
+                        "initialised one by one", path, exc)
+            return None
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def has_table(self, table_name: str) -> bool:
         # Asked before every dynamic-partition lookup (80 times in a segment run), sometimes

@@ -1,6 +1,7 @@
 """The workspace's SQLite storage keeps its engines, and stays Dagster's SQLite storage."""
 
 
+import contextlib
 import multiprocessing
 import os
 import textwrap
@@ -154,3 +155,68 @@ def test_engine_cache_drops_the_parents_engines_in_a_forked_child(tmp_path):
     assert os.read(read, 1) == b"1"
     with parent.connect() as conn:  # the parent's pooled connection still works
         assert conn.exec_driver_sql("select count(*) from t").scalar() == 1
+
+
+def _schema(db: str) -> tuple[list, list]:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        tables = conn.execute("select type, name, tbl_name, sql from sqlite_master "
+                              "order by type, name").fetchall()
+        stamp = conn.execute("select version_num from alembic_version").fetchall()
+    return tables, stamp
+
+
+def test_a_new_run_database_is_the_one_dagster_would_have_made(instance, tmp_path):
+    """Runs start from a copy of an empty run database; the copy has Dagster's own tables,
+    indexes and alembic stamp, and is not itself taken for a run."""
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    run_id = _materialize(instance, "a").run_id
+    storage = instance.event_log_storage
+    template = storage.template_path()
+    assert os.path.isfile(template)
+    stock = SqliteEventLogStorage(str(tmp_path / "stock"))
+    with stock.run_connection(run_id):  # Dagster initialises its own file for this run
+        pass
+    ours = _schema(storage.path_for_shard(run_id))
+    assert ours == _schema(stock.path_for_shard(run_id))
+    assert ours[1], "no alembic stamp"
+    assert storage.get_all_run_ids() == [run_id]
+    assert len(instance.all_logs(run_id)) > 5  # the run's events are in it
+
+
+def test_a_damaged_empty_database_is_made_again(workspace, caplog):
+    with dg.DagsterInstance.from_config(str(workspace.root)) as inst:
+        _materialize(inst, "a")
+        template = inst.event_log_storage.template_path()
+    with open(template, "wb") as fh:
+        fh.write(b"not a database")
+    with dg.DagsterInstance.from_config(str(workspace.root)) as inst, caplog.at_level("WARNING"):
+        assert _materialize(inst, "b").success
+    assert "is not an SQLite database" in caplog.text and template in caplog.text
+    with open(template, "rb") as fh:
+        assert fh.read(16) == b"SQLite format 3\x00"
+
+
+def test_runs_work_when_no_empty_database_can_be_kept(workspace, caplog, monkeypatch):
+    """A failure to make the copy is logged, and the run is initialised by Dagster."""
+    with dg.DagsterInstance.from_config(str(workspace.root)) as inst:
+        storage = inst.event_log_storage
+
+        real = storage._initdb
+        calls = []
+
+        def initdb(engine, **kw):
+            calls.append(str(engine.url))
+            if str(engine.url).endswith("/empty.db"):
+                raise OSError("disk full")
+            return real(engine, **kw)
+
+        monkeypatch.setattr(storage, "_initdb", initdb)
+        with caplog.at_level("WARNING"):
+            result = _materialize(inst, "a")
+        assert result.success
+        assert "could not make the empty run database" in caplog.text
+        assert any(result.run_id in url for url in calls)  # Dagster made the run's file
+        assert not os.path.exists(storage.template_path())
