@@ -119,8 +119,12 @@ def _child(workspace: Path, name: str, invalidate: str | None) -> None:
     project = ws.project(name)
     if invalidate:
         plan = next(p for p in steps.plans(project) if p.segment == invalidate)
-        for stage in ("motion_clip", "lipsync_clip", "upscaled_clip", "segment_take"):
-            plan[stage].path.with_name(plan[stage].path.name + ".key.json").unlink()
+        # A changed segment means a new final video too: it is joined again (the speech,
+        # which did not change, is not encoded again).
+        changed = [plan[stage].path for stage in ("motion_clip", "lipsync_clip",
+                                                  "upscaled_clip", "segment_take")]
+        for path in [*changed, project.video_path]:
+            path.with_name(path.name + ".key.json").unlink()
         for side in project.folder.rglob("*.key.json"):  # count only this render's work
             record = json.loads(side.read_text())
             record["seconds"] = 0.0

@@ -138,5 +138,12 @@ def segment_plan(project: Project, analysis, index: int) -> SegmentPlan:
                        scene=scene, garment=garment, stages=stages)
 
 
+def delivery_audio_key(project: Project) -> str:
+    """The speech encoded once for every delivery of the same audio analysis."""
+    from vidpipe.media.video import AAC_BITRATE
+
+    return _key("final_video", "speech", audio_key(project), AAC_BITRATE)
+
+
 def final_key(project: Project, plans: list[SegmentPlan]) -> str:
     return _key("final_video", audio_key(project), [p["segment_take"].key for p in plans])

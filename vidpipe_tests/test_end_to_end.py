@@ -202,6 +202,29 @@ def test_rendering_again_renders_nothing(rendered):
     assert again.ok and again.rendered == [] and len(again.up_to_date) == len(report.rendered)
 
 
+def test_a_new_delivery_copies_the_speech_encoded_by_the_first(rendered):
+    """After a segment changed, the final video is joined again; the speech, which did
+    not change, is not encoded again, and the video's track is that encoding, copied."""
+    from vidpipe.media.video import ffmpeg_exe
+
+    ws, project, _, _ = rendered
+    speech = project.render_path("final_video", "speech", ".m4a")
+    encoded_at = speech.stat().st_mtime_ns
+    key = project.video_path.with_name(project.video_path.name + ".key.json")
+    key.unlink()  # as when a segment's take changed
+    again = steps.final_step(project)
+    assert not again.cached and speech.stat().st_mtime_ns == encoded_at
+
+    def pcm(path) -> bytes:
+        import subprocess
+
+        return subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0",
+                               "-f", "s16le", "-"], capture_output=True, check=True).stdout
+
+    track = pcm(project.video_path)
+    assert len(track) > 0 and track == pcm(speech)
+
+
 class FailOnce(EmbeddedBackend):
     """Embedded backend whose motion stage fails for one segment, the first time only."""
 

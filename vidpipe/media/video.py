@@ -326,12 +326,16 @@ _FIRST_MAX = 32  # at most 320 px a side: ~5 MB
 _FIRST_SIDE = 320
 
 
+_CACHE_LOCK = threading.Lock()  # clips are probed side by side (`probe_videos`)
+
+
 def _remember(cache: collections.OrderedDict, version: tuple, value,
               limit: int = _PROBED_MAX) -> None:
-    cache[version] = value
-    cache.move_to_end(version)
-    while len(cache) > limit:
-        cache.popitem(last=False)
+    with _CACHE_LOCK:
+        cache[version] = value
+        cache.move_to_end(version)
+        while len(cache) > limit:
+            cache.popitem(last=False)
 
 
 def _small_copy(frame: np.ndarray) -> np.ndarray:
@@ -362,13 +366,26 @@ def probe_video(path: str | Path) -> VideoInfo:
     if not path.is_file():
         raise FileNotFoundError(path)
     ident = file_version(path)
-    hit = _PROBED.get(ident)
-    if hit is not None:
-        _PROBED.move_to_end(ident)
-        return hit.model_copy()
+    with _CACHE_LOCK:
+        hit = _PROBED.get(ident)
+        if hit is not None:
+            _PROBED.move_to_end(ident)
+            return hit.model_copy()
     info = _probe(path)
     _remember(_PROBED, ident, info.model_copy())
     return info
+
+
+def probe_videos(paths: Sequence[str | Path]) -> list[VideoInfo]:
+    """`probe_video` of each, in order. Each probe is an ffmpeg run of ~0.05 s that mostly
+    waits for the process; a delivery probes every segment that another process wrote, so
+    they run side by side."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if len(paths) < 2:
+        return [probe_video(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=min(4, len(paths))) as pool:
+        return list(pool.map(probe_video, paths))
 
 
 def _probe(path: Path) -> VideoInfo:
@@ -496,9 +513,33 @@ def _concat_list_line(p: Path) -> str:
     return f"file '{s}'\n"
 
 
+AAC_BITRATE = "192k"
+AAC_FRAME = 1024  # samples per AAC frame: what an encoded track may differ from its source
+
+
+def encode_aac(wav: str | Path, out: str | Path) -> Path:
+    """`wav` as AAC in an .m4a, for `concat_with_audio` to copy: the encode is ~1.5 s for a
+    minute of speech, and the speech of a project rarely changes between deliveries."""
+    wav, out = Path(wav), Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_sibling(out)
+    try:
+        _run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i",
+              str(wav), "-map", "0:a:0", "-c:a", "aac", "-b:a", AAC_BITRATE, "-f", "mp4",
+              str(tmp)], f"encoding {wav} as AAC")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
 def concat_with_audio(clips: Sequence[str | Path], audio_wav: str | Path, out: str | Path, *,
-                      fps: int, crf: int = 18, preset: str = "fast") -> VideoInfo:
+                      fps: int, crf: int = 18, preset: str = "fast",
+                      audio_aac: str | Path | None = None) -> VideoInfo:
     """Join `clips` (in order, every frame kept) and mux `audio_wav` as AAC 192k.
+
+    `audio_aac`: the same speech already encoded (`encode_aac`), copied instead of encoded;
+    the joined file's audio must then still last as long as `audio_wav` (StageError).
 
     The video is the exact concatenation of all frames of all clips, re-timed to `fps`;
     when it is shorter than the audio the last frame is repeated so the video lasts
@@ -514,7 +555,7 @@ def concat_with_audio(clips: Sequence[str | Path], audio_wav: str | Path, out: s
     out = Path(out)
     if not clips:
         raise ValueError("concat_with_audio needs at least one clip")
-    infos = [probe_video(c) for c in clips]
+    infos = probe_videos(clips)
     sizes = {(i.width, i.height) for i in infos}
     if len(sizes) != 1:
         raise StageError(f"clips have different sizes {sorted(sizes)}; cannot join them")
@@ -550,8 +591,11 @@ def concat_with_audio(clips: Sequence[str | Path], audio_wav: str | Path, out: s
             video_args = ["-vf", vf, "-r", str(fps), "-fps_mode", "cfr", "-c:v", "libx264",
                           "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
         cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-               "-f", "concat", "-safe", "0", "-i", list_name, "-i", str(audio_wav),
-               "-map", "0:v:0", "-map", "1:a:0", *video_args, "-c:a", "aac", "-b:a", "192k",
+               "-f", "concat", "-safe", "0", "-i", list_name,
+               "-i", str(audio_aac if audio_aac is not None else audio_wav),
+               "-map", "0:v:0", "-map", "1:a:0", *video_args,
+               *(["-c:a", "copy"] if audio_aac is not None else
+                 ["-c:a", "aac", "-b:a", AAC_BITRATE]),
                "-movflags", "+faststart", "-f", "mp4", str(tmp)]
         _run(cmd, f"joining {len(clips)} clips into {out}")
         info = probe_video(tmp)
@@ -560,6 +604,10 @@ def concat_with_audio(clips: Sequence[str | Path], audio_wav: str | Path, out: s
                              f"{n_sum} (+{pad} padding)")
         if info.audio_codec != "aac" or info.video_codec != "h264":
             raise StageError(f"joined video has streams {info.video_codec}/{info.audio_codec}")
+        if (audio_aac is not None and info.audio_duration_s is not None
+                and abs(info.audio_duration_s - audio_s) * ainfo.samplerate > AAC_FRAME):
+            raise StageError(f"the encoded speech {audio_aac} lasts {info.audio_duration_s:.3f} "
+                             f"s, its source {audio_wav} {audio_s:.3f} s")
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)

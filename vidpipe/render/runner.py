@@ -9,6 +9,7 @@ shows, with the same lineage as runs started there.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -290,6 +291,18 @@ def longest_first(plans) -> list[str]:
     return [p.segment for p in sorted(plans, key=lambda p: (-p.n_frames, p.segment))]
 
 
+def _deliver_ahead(project, takes: list[Path]) -> None:
+    """What the delivery can do before the segments are rendered. A failure here is left
+    to the delivery, which does the same again and fails in Dagster with the reason."""
+    from vidpipe.media.video import probe_videos
+
+    try:
+        steps.speech_step(project)
+        probe_videos(takes)
+    except Exception:
+        pass
+
+
 def _render_all(ws, project, defs, instance, tags, report, workers, on_plan) -> None:
     name = project.name
 
@@ -306,6 +319,12 @@ def _render_all(ws, project, defs, instance, tags, report, workers, on_plan) -> 
     # Shared stills (try-on, matte, depth, composite) are made once even when segments run
     # in parallel: the cache holds a lock per output (vidpipe.cache.produce).
     segments = [p.segment for p in todo]
+    # The delivery encodes the speech and probes every segment's clip: both are done now,
+    # beside the segment renders, for the segments already rendered (ffmpeg runs, whose
+    # waits leave the GIL free).
+    ahead = threading.Thread(target=_deliver_ahead, daemon=True, args=(
+        project, [p["segment_take"].path for p in plans if p not in todo]))
+    ahead.start()
     if workers is not None and segments:
         order = longest_first(todo)
         done = dict(zip(order, workers.render(name, order)))
@@ -321,6 +340,7 @@ def _render_all(ws, project, defs, instance, tags, report, workers, on_plan) -> 
             entry = MemoryStore(project.memory_path).read().entry(segment)
             report.failed[segment] = entry.reason or reason
 
+    ahead.join()
     if not report.failed:
         result = _run(defs, deliver_video.name, name, instance, tags)
         report.run_ids.append(result.run_id)

@@ -16,7 +16,8 @@ from vidpipe.cache import StageResult, produce
 from vidpipe.errors import StageError
 from vidpipe.media.features import FrameFeatures
 from vidpipe.media.phonemes import apply_visemes, viseme_caps, viseme_rounding
-from vidpipe.plan import SegmentPlan, audio_key, final_key, scene_key, segment_plan
+from vidpipe.plan import (SegmentPlan, audio_key, delivery_audio_key, final_key, scene_key,
+                          segment_plan)
 from vidpipe.project import Project
 from vidpipe.render.base import RenderBackend, StageFacts
 from vidpipe.seeds import derive_seed
@@ -264,8 +265,24 @@ SEGMENT_STEPS = {
 }
 
 
+def speech_step(project: Project) -> StageResult:
+    """The delivery's speech as AAC, kept for every delivery of the same audio: a delivery
+    after re-rendering a segment only copies it into the joined video. The renderer makes
+    it beside the segment renders (the encode is ~1.5 s a minute of speech)."""
+    from vidpipe.media.video import encode_aac
+
+    wav = delivery_audio_path(project)
+
+    def make(tmp: Path) -> StageFacts:
+        encode_aac(wav, tmp)
+        return StageFacts()
+
+    return produce(project.render_path("final_video", "speech", ".m4a"),
+                   delivery_audio_key(project), make)
+
+
 def final_step(project: Project) -> StageResult:
-    """Concatenate every segment's clip and mux the decoded speech as AAC."""
+    """Concatenate every segment's clip and mux the speech (`speech_step`)."""
     from vidpipe.media.video import concat_with_audio, probe_video
 
     segment_plans = plans(project)
@@ -273,9 +290,12 @@ def final_step(project: Project) -> StageResult:
     if missing:
         raise StageError(f"{project.name}: segments not rendered yet: {', '.join(missing)}")
 
+    speech = speech_step(project)
+
     def make(tmp: Path) -> StageFacts:
         concat_with_audio([p["segment_take"].path for p in segment_plans],
-                          delivery_audio_path(project), tmp, fps=project.spec.output.fps)
+                          delivery_audio_path(project), tmp, fps=project.spec.output.fps,
+                          audio_aac=speech.path)
         info = probe_video(tmp)
         return StageFacts(info=json.loads(info.model_dump_json()))
 

@@ -12,7 +12,8 @@ import soundfile as sf
 
 from vidpipe.errors import StageError
 from vidpipe.media.video import (ClipWriter, FFmpegError, concat_with_audio, contact_sheet,
-                                 copy_clip, first_frame, iter_frames, probe_video, thumbnail_png)
+                                 copy_clip, encode_aac, first_frame, iter_frames, probe_video,
+                                 probe_videos, thumbnail_png)
 
 W, H, FPS = 160, 90, 25
 
@@ -149,6 +150,46 @@ def test_concat_exact_length_keeps_every_frame(tmp_path):
     info = concat_with_audio(clips, wav, tmp_path / "f.mp4", fps=FPS)
     assert info.n_frames == 60
     assert abs(info.duration_s - info.audio_duration_s) <= 1 / FPS
+
+
+def test_concat_copies_speech_already_encoded(tmp_path):
+    clips = [_write(tmp_path / f"c{k}.mp4", n, 10 * k) for k, n in enumerate((25, 25, 10))]
+    wav = _wav(tmp_path / "s.wav", 60 / FPS)
+    m4a = encode_aac(wav, tmp_path / "s.m4a")
+    info = concat_with_audio(clips, wav, tmp_path / "f.mp4", fps=FPS, audio_aac=m4a)
+    assert info.audio_codec == "aac" and info.n_frames == 60
+    assert abs(info.audio_duration_s - 60 / FPS) < 1 / 48000
+    # copied, not encoded again: the decoded track is the .m4a's, sample for sample
+    decoded = [_pcm(p) for p in (tmp_path / "f.mp4", m4a)]
+    assert len(decoded[0]) == 2 * 48000 * 60 // FPS and decoded[0] == decoded[1]
+
+
+def test_concat_refuses_encoded_speech_of_another_length(tmp_path):
+    clips = [_write(tmp_path / "a.mp4", 25)]
+    wav = _wav(tmp_path / "s.wav", 1.0)
+    other = encode_aac(_wav(tmp_path / "short.wav", 0.5), tmp_path / "short.m4a")
+    with pytest.raises(StageError, match="short.m4a lasts 0.500 s"):
+        concat_with_audio(clips, wav, tmp_path / "f.mp4", fps=FPS, audio_aac=other)
+    assert not (tmp_path / "f.mp4").exists()
+
+
+def test_probe_videos_probes_side_by_side_in_order(tmp_path):
+    from vidpipe.media import video
+
+    clips = [_write(tmp_path / f"c{k}.mp4", n, k) for k, n in enumerate((5, 9, 3, 7, 4, 6))]
+    known = [probe_video(c) for c in clips]
+    _forget_written(video)
+    assert probe_videos(clips) == known
+    assert [i.n_frames for i in known] == [5, 9, 3, 7, 4, 6]
+
+
+def _pcm(path: Path) -> bytes:
+    import subprocess
+
+    from vidpipe.media.video import ffmpeg_exe
+
+    return subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0",
+                           "-f", "s16le", "-"], capture_output=True, check=True).stdout
 
 
 def test_concat_refuses_video_longer_than_audio(tmp_path):
