@@ -127,6 +127,17 @@ def test_segment_alone_equals_whole(whole, layers, renderer, tmp_path):
     assert np.abs(fw - fs).mean() < 1.0
 
 
+def test_frames_rendered_side_by_side_are_the_frames_rendered_one_by_one(renderer):
+    """Threads have their own scratch maps: no frame sees another's."""
+    params = motion_params(speech_features(N, FPS), renderer.rig, SEED)
+    one_by_one = [renderer.frame(row) for row in params]
+    assert len({f.tobytes() for f in one_by_one}) > N // 2  # the frames do differ
+    for threads in (2, 3):
+        side_by_side = list(renderer.frames(params, threads=threads))
+        assert len(side_by_side) == N
+        assert all(np.array_equal(a, b) for a, b in zip(side_by_side, one_by_one))
+
+
 def test_deterministic_from_seed(renderer):
     feats = constant_features(20, FPS, first_frame=100, emphasis=0.8, voiced=1.0)
     p1 = motion_params(feats, renderer.rig, 3)
