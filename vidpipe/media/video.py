@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from vidpipe.errors import StageError
-from vidpipe.storage import file_version
+from vidpipe.storage import file_version, publish
 from vidpipe.timing import total_frames
 
 _TAIL_CHARS = 2000
@@ -190,7 +190,7 @@ class ClipWriter:
             self._cleanup()
             why = msg if rc != 0 else "no frames were written"
             raise FFmpegError(f"ffmpeg failed writing {self.path} (exit {rc}): {why}")
-        os.replace(self._tmp, self.path)
+        publish(self._tmp, self.path)
         self._proc = None
         self._tmp = None
         self._remember_written()
@@ -527,7 +527,7 @@ def encode_aac(wav: str | Path, out: str | Path) -> Path:
         _run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i",
               str(wav), "-map", "0:a:0", "-c:a", "aac", "-b:a", AAC_BITRATE, "-f", "mp4",
               str(tmp)], f"encoding {wav} as AAC")
-        os.replace(tmp, out)
+        publish(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
     return out
@@ -608,7 +608,7 @@ def concat_with_audio(clips: Sequence[str | Path], audio_wav: str | Path, out: s
                 and abs(info.audio_duration_s - audio_s) * ainfo.samplerate > AAC_FRAME):
             raise StageError(f"the encoded speech {audio_aac} lasts {info.audio_duration_s:.3f} "
                              f"s, its source {audio_wav} {audio_s:.3f} s")
-        os.replace(tmp, out)
+        publish(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
         Path(list_name).unlink(missing_ok=True)
