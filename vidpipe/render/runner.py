@@ -325,13 +325,16 @@ def _render_all(ws, project, defs, instance, tags, report, workers, on_plan) -> 
     ahead = threading.Thread(target=_deliver_ahead, daemon=True, args=(
         project, [p["segment_take"].path for p in plans if p not in todo]))
     ahead.start()
-    if workers is not None and segments:
-        order = longest_first(todo)
-        done = dict(zip(order, workers.render(name, order)))
-        outcomes = [done[seg] for seg in segments]
-        report.stills_made_ahead = workers.stills_made()
-    else:
-        outcomes = [_render_one(defs, name, seg, instance, tags) for seg in segments]
+    try:
+        if workers is not None and segments:
+            order = longest_first(todo)
+            done = dict(zip(order, workers.render(name, order)))
+            outcomes = [done[seg] for seg in segments]
+            report.stills_made_ahead = workers.stills_made()
+        else:
+            outcomes = [_render_one(defs, name, seg, instance, tags) for seg in segments]
+    finally:
+        ahead.join()  # never leave its encode half written when the render stops here
     for segment, ok, run_id, reason in outcomes:
         report.run_ids.append(run_id)
         if ok:
@@ -340,7 +343,6 @@ def _render_all(ws, project, defs, instance, tags, report, workers, on_plan) -> 
             entry = MemoryStore(project.memory_path).read().entry(segment)
             report.failed[segment] = entry.reason or reason
 
-    ahead.join()
     if not report.failed:
         result = _run(defs, deliver_video.name, name, instance, tags)
         report.run_ids.append(result.run_id)
