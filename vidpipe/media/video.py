@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from vidpipe.errors import StageError
-from vidpipe.storage import file_version, publish
+from vidpipe.storage import atomic_path, file_version, publish
 from vidpipe.timing import total_frames
 
 _TAIL_CHARS = 2000
@@ -521,15 +521,10 @@ def encode_aac(wav: str | Path, out: str | Path) -> Path:
     """`wav` as AAC in an .m4a, for `concat_with_audio` to copy: the encode is ~1.5 s for a
     minute of speech, and the speech of a project rarely changes between deliveries."""
     wav, out = Path(wav), Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_sibling(out)
-    try:
+    with atomic_path(out) as tmp:
         _run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i",
               str(wav), "-map", "0:a:0", "-c:a", "aac", "-b:a", AAC_BITRATE, "-f", "mp4",
               str(tmp)], f"encoding {wav} as AAC")
-        publish(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 

@@ -283,7 +283,7 @@ def speech_step(project: Project) -> StageResult:
 
 def final_step(project: Project) -> StageResult:
     """Concatenate every segment's clip and mux the speech (`speech_step`)."""
-    from vidpipe.media.video import concat_with_audio, probe_video
+    from vidpipe.media.video import concat_with_audio
 
     segment_plans = plans(project)
     missing = [p.segment for p in segment_plans if not p.up_to_date()]
@@ -293,10 +293,9 @@ def final_step(project: Project) -> StageResult:
     speech = speech_step(project)
 
     def make(tmp: Path) -> StageFacts:
-        concat_with_audio([p["segment_take"].path for p in segment_plans],
-                          delivery_audio_path(project), tmp, fps=project.spec.output.fps,
-                          audio_aac=speech.path)
-        info = probe_video(tmp)
+        info = concat_with_audio([p["segment_take"].path for p in segment_plans],
+                                 delivery_audio_path(project), tmp,
+                                 fps=project.spec.output.fps, audio_aac=speech.path)
         return StageFacts(info=json.loads(info.model_dump_json()))
 
     return produce(project.video_path, final_key(project, segment_plans), make)
